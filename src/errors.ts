@@ -34,7 +34,10 @@ export class ProposalDroppedError extends OrcaError {
 /** A proposal was accepted but its fate is unknown: leadership changed or the wait timed out. */
 export class ProposalUnknownError extends OrcaError {
   constructor(reason: string) {
-    super('ORCA_PROPOSAL_UNKNOWN', `outcome unknown: ${reason}; the write may or may not have been applied`);
+    super(
+      'ORCA_PROPOSAL_UNKNOWN',
+      `outcome unknown: ${reason}; the write may or may not have been applied`,
+    );
   }
 }
 
