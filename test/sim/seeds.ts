@@ -2,7 +2,7 @@ import { runWorld, Violation, type WorldResult } from './world.ts';
 
 export interface SeedsOutcome {
   readonly violation: (Violation & { seed: number }) | null;
-  readonly totals: Omit<WorldResult, 'steps'> & { steps: number };
+  readonly totals: WorldResult;
 }
 
 /** Odd seeds run 3-member clusters and even seeds 5-member ones, unless members is given. */
@@ -20,6 +20,8 @@ export function runSeeds(opts: {
     snapshots: 0,
     confChanges: 0,
     crashes: 0,
+    readsServed: 0,
+    transfers: 0,
   };
   for (let seed = opts.first; seed < opts.first + opts.count; seed++) {
     try {

@@ -79,6 +79,8 @@ export interface WorldResult {
   readonly snapshots: number;
   readonly confChanges: number;
   readonly crashes: number;
+  readonly readsServed: number;
+  readonly transfers: number;
 }
 
 function cloneEntries(ents: readonly Entry[]): Entry[] {
@@ -231,6 +233,7 @@ export function runWorld(opts: WorldOptions): WorldResult {
   let snapshots = 0;
   let crashes = 0;
   let leaders = 0;
+  let transfers = 0;
 
   const propose = (id: string) => {
     const target = pick([...members.values()].filter((m) => m.core !== null && m.syncing === null));
@@ -239,6 +242,31 @@ export function runWorld(opts: WorldOptions): WorldResult {
       target.core!.propose([encoder.encode(id)]);
     } catch {
       // No leader known: the client retries later.
+    }
+  };
+
+  // Linearizable reads: a ReadState must cover every write acknowledged before the read began.
+  const reads = new Map<string, number>(); // context -> highest index acknowledged at request time
+  let readsServed = 0;
+  let nextRead = 0;
+  const requestRead = () => {
+    const target = pick([...members.values()].filter((m) => m.core !== null && m.syncing === null));
+    if (target === undefined) return;
+    const ctx = `r${nextRead++}`;
+    reads.set(ctx, maxCommitted);
+    target.core!.readIndex(encoder.encode(ctx));
+  };
+  const checkReadStates = (m: Member, rd: Ready) => {
+    for (const rs of rd.readStates) {
+      const ctx = decoder.decode(rs.context);
+      const floor = reads.get(ctx);
+      if (floor === undefined) continue;
+      if (rs.index < floor) {
+        fail(
+          `stale read: ${m.id} answered read ${ctx} at index ${rs.index}, but ${floor} was applied before it began`,
+        );
+      }
+      readsServed++;
     }
   };
 
@@ -283,6 +311,7 @@ export function runWorld(opts: WorldOptions): WorldResult {
       checkLeaderCompleteness(m);
     }
     checkNewEntries(m, rd.entries);
+    checkReadStates(m, rd);
     m.syncing = { rd, at: now + Math.floor(rand() * 3) };
   };
 
@@ -426,6 +455,19 @@ export function runWorld(opts: WorldOptions): WorldResult {
       }
     }
     if (chance(faulty ? 0.003 : 0.0005)) tryConfChange();
+    if (chance(0.02)) requestRead();
+    if (faulty && chance(0.0005)) {
+      const leader = leaderMember();
+      const to = leader === undefined ? undefined : pick(leader.core!.conf.voters);
+      if (leader !== undefined && leader.syncing === null && to !== undefined) {
+        try {
+          leader.core!.transferLeader(to);
+          transfers++;
+        } catch {
+          // Not a voter any more, or no longer leader: refused, as it should be.
+        }
+      }
+    }
 
     // Deliver what is due.
     if (inflight.length > 0) {
@@ -485,7 +527,7 @@ export function runWorld(opts: WorldOptions): WorldResult {
     }
   }
   opts.log?.(
-    `seed ${opts.seed}: ${step} steps, ${acknowledged.size} committed, ${leaders} leaderships, ${snapshots} snapshots, ${confChanges} membership changes, ${crashes} crashes`,
+    `seed ${opts.seed}: ${step} steps, ${acknowledged.size} committed, ${leaders} leaderships, ${snapshots} snapshots, ${confChanges} membership changes, ${crashes} crashes, ${readsServed} reads, ${transfers} transfers`,
   );
   return {
     steps: step,
@@ -495,5 +537,7 @@ export function runWorld(opts: WorldOptions): WorldResult {
     snapshots,
     confChanges,
     crashes,
+    readsServed,
+    transfers,
   };
 }
