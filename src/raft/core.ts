@@ -41,6 +41,12 @@ export interface RaftConfig {
   readonly maxBytesPerAppend: number;
   /** A follower sends proposals to the leader instead of refusing them. */
   readonly forwardProposals: boolean;
+  /**
+   * The leader's own log counts toward commit only once the driver reports it synced
+   * (persistedTo), so the driver may send the leader's appends before its own fsync and the
+   * leader's disk write overlaps the followers' (thesis 10.2.1).
+   */
+  readonly asyncLeaderWrites: boolean;
 }
 
 export const defaultRaftConfig: Omit<RaftConfig, 'id'> = {
@@ -52,6 +58,7 @@ export const defaultRaftConfig: Omit<RaftConfig, 'id'> = {
   maxEntriesPerAppend: 1024,
   maxBytesPerAppend: 1 << 20,
   forwardProposals: true,
+  asyncLeaderWrites: false,
 };
 
 /** What a member restarts from: everything its storage holds. */
@@ -656,6 +663,7 @@ export class RaftCore {
       }
       return;
     }
+    const wasPaused = pr.isPaused();
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === 'probe') pr.becomeReplicate();
     else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
@@ -664,9 +672,10 @@ export class RaftCore {
     if (this.maybeCommit()) {
       this.bcastAppend();
     } else {
-      while (this.sendAppend(m.from, false)) {
-        // Fill the pipeline window.
-      }
+      let sent = false;
+      while (this.sendAppend(m.from, false)) sent = true;
+      // A follower that was paused when the commit index last moved has not heard of it yet.
+      if (!sent && wasPaused) this.sendAppend(m.from, true);
     }
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.send(message({ type: 'timeoutNow', from: this.id, to: m.from, term: this.term }));
@@ -759,10 +768,22 @@ export class RaftCore {
       data: e.data,
     }));
     this.log.append(full);
+    if (this.cfg.asyncLeaderWrites) return;
     const self = this.progress.get(this.id);
     if (self !== undefined) self.maybeUpdate(this.log.lastIndex());
     // A single-voter cluster commits on its own.
     this.maybeCommit();
+  }
+
+  /**
+   * With asyncLeaderWrites: the driver synced the log up to index (handed out by the last
+   * ready() while this member led in this term), so the leader may count it.
+   */
+  persistedTo(index: number): void {
+    if (this.role !== 'leader') return;
+    const self = this.progress.get(this.id);
+    if (self === undefined || !self.maybeUpdate(Math.min(index, this.log.lastIndex()))) return;
+    if (this.maybeCommit()) this.bcastAppend();
   }
 
   /** Section 5.4.2: only an entry of the current term is committed by counting replicas. */

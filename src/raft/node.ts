@@ -125,6 +125,8 @@ export class RaftNode {
   private fatal: Error | null = null;
   private leader: NodeId | null = null;
   private role: Role = 'follower';
+  private persistedTerm: number;
+  private persistedVote: NodeId | null;
 
   private constructor(
     opts: RaftNodeOptions,
@@ -150,6 +152,8 @@ export class RaftNode {
     for (const [id, addr] of restored.members) this.setMember(id, addr);
     this.applied = snapshot.meta.index;
     this.lastSnapshotIndex = snapshot.meta.index;
+    this.persistedTerm = core.term;
+    this.persistedVote = core.vote;
   }
 
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
@@ -173,7 +177,12 @@ export class RaftNode {
         meta: { index: 0, term: 0, conf: { voters: [], learners: [] } },
         data: new Uint8Array(0),
       };
-      const config: RaftConfig = { ...defaultRaftConfig, ...opts.raft, id: opts.id };
+      const config: RaftConfig = {
+        ...defaultRaftConfig,
+        asyncLeaderWrites: true,
+        ...opts.raft,
+        id: opts.id,
+      };
       const core = new RaftCore(
         config,
         { hardState: stored.hardState, snapshot, entries: stored.entries },
@@ -384,14 +393,36 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) {
+    // A leader's appends do not depend on its own disk (the core counts the leader's log only
+    // once persistedTo says so), so they leave before the fsync and the two overlap. Anything
+    // after a change of term or vote, or a snapshot, waits for the disk as Raft requires.
+    const hs = rd.hardState;
+    const sendEarly =
+      this.core.role === 'leader' &&
+      rd.snapshot === null &&
+      (hs === null || (hs.term === this.persistedTerm && hs.vote === this.persistedVote));
+    if (sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
+    if (hs !== null || rd.entries.length > 0 || rd.snapshot !== null) {
+      const onlyCommitMoved =
+        rd.entries.length === 0 &&
+        rd.snapshot === null &&
+        hs !== null &&
+        hs.term === this.persistedTerm &&
+        hs.vote === this.persistedVote;
       await this.storage.save({
-        hardState: rd.hardState,
+        hardState: hs,
         entries: rd.entries,
         snapshot: rd.snapshot,
+        sync: !onlyCommitMoved,
       });
+      if (hs !== null) {
+        this.persistedTerm = hs.term;
+        this.persistedVote = hs.vote;
+      }
     }
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (!sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) this.core.persistedTo(last.index);
     if (rd.snapshot !== null) this.restoreSnapshot(rd.snapshot);
     for (const e of rd.committed) this.apply(e);
     for (const rs of rd.readStates) {

@@ -43,6 +43,11 @@ export interface SaveBatch {
   readonly hardState?: HardState | null;
   readonly entries?: readonly Entry[];
   readonly snapshot?: Snapshot | null;
+  /**
+   * Defaults to true. Only a batch that changes nothing but the commit index may skip the
+   * fsync: Raft does not need the commit index to be durable (a restarted member relearns it).
+   */
+  readonly sync?: boolean;
 }
 
 /** The hard state of a member that has never voted nor seen an entry. */
@@ -60,6 +65,7 @@ const ENTRY_RANGE = {
 };
 
 const SYNC = { sync: true };
+const NO_SYNC = { sync: false };
 
 type Db = Level<Buffer, Buffer>;
 
@@ -253,7 +259,7 @@ export class RaftStorage {
       lastIndex = newLast;
     }
 
-    await this.#write(ops);
+    await this.#write(ops, batch.sync ?? true);
     this.#opened = null;
     this.#snapshotIndex = snapshotIndex;
     this.#snapshotTerm = snapshotTerm;
@@ -284,9 +290,9 @@ export class RaftStorage {
     this.#snapshotTerm = term;
   }
 
-  async #write(ops: Op[]): Promise<void> {
+  async #write(ops: Op[], sync = true): Promise<void> {
     try {
-      await this.#db.batch(ops, SYNC);
+      await this.#db.batch(ops, sync ? SYNC : NO_SYNC);
     } catch (err) {
       // Whether LevelDB kept part of it or none, the in-memory bounds can no longer be trusted.
       this.#failed = err instanceof Error ? err : new Error(String(err));

@@ -59,7 +59,7 @@ interface Member {
   durable: Durable;
   machine: Machine;
   /** A Ready taken but not yet synced: lost if the member crashes first. */
-  syncing: { rd: Ready; at: number } | null;
+  syncing: { rd: Ready; at: number; sentEarly: boolean } | null;
   /** Messages and transport reports that arrived while a batch was in flight. */
   inbox: (Message | (() => void))[];
   nextTick: number;
@@ -133,7 +133,9 @@ export function runWorld(opts: WorldOptions): WorldResult {
     });
   }
 
-  const cfg = { ...defaultRaftConfig, maxInflight: 8, maxEntriesPerAppend: 16 };
+  // Two seeds in three let the leader send before its own sync, as the real driver does.
+  const asyncLeaderWrites = opts.seed % 3 !== 0;
+  const cfg = { ...defaultRaftConfig, maxInflight: 8, maxEntriesPerAppend: 16, asyncLeaderWrites };
   const boot = (m: Member) => {
     m.core = new RaftCore(
       { ...cfg, id: m.id },
@@ -312,11 +314,19 @@ export function runWorld(opts: WorldOptions): WorldResult {
     }
     checkNewEntries(m, rd.entries);
     checkReadStates(m, rd);
-    m.syncing = { rd, at: now + Math.floor(rand() * 3) };
+    const hs = rd.hardState;
+    const sentEarly =
+      asyncLeaderWrites &&
+      core.role === 'leader' &&
+      rd.snapshot === null &&
+      (hs === null ||
+        (hs.term === m.durable.hardState.term && hs.vote === m.durable.hardState.vote));
+    if (sentEarly) for (const msg of rd.messages) send(msg);
+    m.syncing = { rd, at: now + Math.floor(rand() * 3), sentEarly };
   };
 
   const finishReady = (m: Member) => {
-    const { rd } = m.syncing!;
+    const { rd, sentEarly } = m.syncing!;
     m.syncing = null;
     const d = m.durable;
     if (rd.snapshot !== null) {
@@ -330,7 +340,7 @@ export function runWorld(opts: WorldOptions): WorldResult {
       d.entries = d.entries.filter((e) => e.index < first.index).concat(cloneEntries(rd.entries));
     }
     if (rd.hardState !== null) d.hardState = rd.hardState;
-    for (const msg of rd.messages) send(msg);
+    if (!sentEarly) for (const msg of rd.messages) send(msg);
     if (rd.snapshot !== null) {
       m.machine = decodeMachine(rd.snapshot.data);
       m.lastAppliedIndex = rd.snapshot.meta.index;
@@ -347,6 +357,8 @@ export function runWorld(opts: WorldOptions): WorldResult {
       d.entries = d.entries.filter((e) => e.index > snap.meta.index);
       snapshots++;
     }
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) core.persistedTo(last.index);
     // Whatever queued while the batch was in flight is stepped now, in arrival order.
     const inbox = m.inbox;
     m.inbox = [];
