@@ -123,6 +123,9 @@ export async function startRaftKv(opts: RaftKvOptions): Promise<RaftKvServer> {
       'give --initial-cluster for a new cluster, or --cluster-id to join one',
     );
   }
+  // Every flag is checked before anything starts, so bad input changes nothing.
+  const [host, port] = splitHostPort(opts.clientListen, '--client-listen');
+  splitHostPort(opts.listen, '--listen');
   const machine = new KvMachine();
   const node = await RaftNode.start({
     id: opts.id,
@@ -194,7 +197,6 @@ export async function startRaftKv(opts: RaftKvOptions): Promise<RaftKvServer> {
       );
   });
   server.keepAliveTimeout = 60_000;
-  const [host, port] = splitHostPort(opts.clientListen, '--client-listen');
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -31,7 +31,10 @@ export interface RaftConfig {
   readonly electionTick: number;
   /** Ticks between the leader's heartbeats. */
   readonly heartbeatTick: number;
-  /** Section 9.6 of the thesis: a partitioned member cannot disrupt the cluster when it returns. */
+  /**
+   * Section 9.6 of the thesis: a member that was cut off does not raise the term while it cannot
+   * win. Together with checkQuorum's lease it cannot disrupt a healthy leader when it returns.
+   */
   readonly preVote: boolean;
   /** Section 6.2 of the thesis: a leader that cannot reach a quorum steps down. */
   readonly checkQuorum: boolean;
@@ -215,7 +218,10 @@ export class RaftCore {
     return index;
   }
 
-  /** Asks for a linearizable read point; the answer arrives as a ReadState in a later Ready. */
+  /**
+   * Asks for a linearizable read point; the answer arrives as a ReadState in a later Ready. The
+   * context must be non-empty and unique among reads in flight: heartbeats echo it back.
+   */
   readIndex(context: Uint8Array): void {
     this.step(message({ type: 'readIndex', from: this.id, to: this.id, term: 0, context }));
   }
