@@ -50,6 +50,7 @@ export interface WireMessageBatch {
   from: string;
   to: string;
   messages: WireMessage[];
+  from_addr: string;
 }
 
 export interface WireSnapshotMeta {

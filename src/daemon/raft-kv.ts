@@ -169,6 +169,26 @@ export async function startRaftKv(opts: RaftKvOptions): Promise<RaftKvServer> {
       return { index: node.status().applied };
     },
     'GET /v1/status': async () => node.status(),
+    // Membership, on the leader (others answer 503 naming it): a new member joins as a learner,
+    // is promoted once it has caught up, and any member can be removed.
+    'POST /v1/members/add-learner': async (b) => {
+      const addr = field(b, 'addr') as string;
+      splitHostPort(addr, 'field "addr"');
+      await node.addLearner(field(b, 'id') as string, addr);
+      return node.status();
+    },
+    'POST /v1/members/promote': async (b) => {
+      await node.promote(field(b, 'id') as string);
+      return node.status();
+    },
+    'POST /v1/members/remove': async (b) => {
+      await node.removeMember(field(b, 'id') as string);
+      return node.status();
+    },
+    'POST /v1/leader/transfer': async (b) => {
+      await node.transferLeadership(field(b, 'id') as string);
+      return node.status();
+    },
   };
 
   const server: Server = createServer((req, res) => {

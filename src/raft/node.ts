@@ -48,6 +48,7 @@ export interface RaftNodeOptions {
 
 export interface RaftStatus {
   readonly id: NodeId;
+  readonly clusterId: string;
   readonly role: Role;
   readonly leader: NodeId | null;
   readonly term: number;
@@ -125,6 +126,8 @@ export class RaftNode {
   private fatal: Error | null = null;
   private leader: NodeId | null = null;
   private role: Role = 'follower';
+  private leaderWatch: (() => void) | null = null;
+  private controls: (() => void)[] = [];
   private persistedTerm: number;
   private persistedVote: NodeId | null;
 
@@ -257,15 +260,15 @@ export class RaftNode {
     return this.changeConf({ type: 'removeNode', node: id });
   }
 
-  transferLeadership(to: NodeId): void {
-    this.core.transferLeader(to);
-    this.kick();
+  transferLeadership(to: NodeId): Promise<void> {
+    return this.onLoop(() => this.core.transferLeader(to));
   }
 
   status(): RaftStatus {
     const conf: ConfState = this.core.conf;
     return {
       id: this.id,
+      clusterId: this.opts.clusterId,
       role: this.core.role,
       leader: this.core.leader,
       term: this.core.term,
@@ -282,8 +285,13 @@ export class RaftNode {
     return this.core.followerProgress(id)?.match;
   }
 
+  /**
+   * Stops the member. A leader first hands leadership to its most up-to-date voter, so a planned
+   * restart costs the cluster a round trip rather than an election timeout.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
+    await this.handOverLeadership();
     this.running = false;
     if (this.ticker !== null) clearInterval(this.ticker);
     this.kick();
@@ -292,6 +300,36 @@ export class RaftNode {
     this.failAll(stopped);
     await this.transport.close();
     await this.storage.close();
+  }
+
+  private async handOverLeadership(): Promise<void> {
+    if (this.fatal !== null || this.core.role !== 'leader') return;
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const id of this.core.conf.voters) {
+      const match = this.core.followerProgress(id)?.match ?? -1;
+      if (id !== this.id && match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    if (best === null) return;
+    const to = best;
+    this.log.info({ to }, 'handing leadership over before stopping');
+    const electionMs =
+      (this.opts.tickMs ?? 50) * (this.opts.raft?.electionTick ?? defaultRaftConfig.electionTick);
+    await new Promise<void>((resolve) => {
+      const deadline = setTimeout(done, electionMs);
+      this.leaderWatch = () => {
+        if (this.leader !== this.id) done();
+      };
+      function done() {
+        clearTimeout(deadline);
+        resolve();
+      }
+      this.transferLeadership(to).catch(done);
+    });
+    this.leaderWatch = null;
   }
 
   // ---- inputs from the transport ------------------------------------------------------------
@@ -346,6 +384,7 @@ export class RaftNode {
       this.readBatch.length > 0 ||
       this.unreachable.size > 0 ||
       this.snapshotReports.length > 0 ||
+      this.controls.length > 0 ||
       this.core.hasReady()
     );
   }
@@ -374,6 +413,9 @@ export class RaftNode {
     for (const r of this.snapshotReports) this.core.reportSnapshot(r.peer, r.ok);
     this.snapshotReports = [];
     for (; this.ticks > 0; this.ticks--) this.core.tick();
+    const controls = this.controls;
+    this.controls = [];
+    for (const run of controls) run();
     if (this.proposals.length > 0) {
       const batch = this.proposals;
       this.proposals = [];
@@ -508,6 +550,7 @@ export class RaftNode {
     const leaderChanged = leader !== this.leader;
     this.leader = leader;
     this.role = role;
+    this.leaderWatch?.();
     if (!leaderChanged) return;
     // ReadIndex requests in flight die with the leadership that would have answered them.
     if (this.readsByContext.size > 0) {
@@ -535,20 +578,38 @@ export class RaftNode {
 
   // ---- helpers ------------------------------------------------------------------------------
 
-  private async changeConf(cc: ConfChange): Promise<void> {
+  private changeConf(cc: ConfChange): Promise<void> {
+    return this.onLoop(() => this.core.proposeConfChange(cc)).then(
+      (index) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.confWaiters.delete(index);
+            reject(
+              new ProposalUnknownError(
+                `membership change not applied within ${this.requestTimeoutMs} ms`,
+              ),
+            );
+          }, this.requestTimeoutMs);
+          this.confWaiters.set(index, { resolve, reject, timer });
+        }),
+    );
+  }
+
+  /**
+   * Runs fn against the core inside the loop, between Readies: the core must not change while a
+   * Ready is being persisted.
+   */
+  private onLoop<T>(fn: () => T): Promise<T> {
     this.assertUsable();
-    const index = this.core.proposeConfChange(cc);
-    this.kick();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.confWaiters.delete(index);
-        reject(
-          new ProposalUnknownError(
-            `membership change not applied within ${this.requestTimeoutMs} ms`,
-          ),
-        );
-      }, this.requestTimeoutMs);
-      this.confWaiters.set(index, { resolve, reject, timer });
+    return new Promise<T>((resolve, reject) => {
+      this.controls.push(() => {
+        try {
+          resolve(fn());
+        } catch (err) {
+          reject(err);
+        }
+      });
+      this.kick();
     });
   }
 

@@ -37,6 +37,8 @@ export interface GrpcTransportOptions {
   readonly clusterId: string;
   /** host:port to listen on; port 0 picks a free one (start() returns it). */
   readonly listenAddr: string;
+  /** The address peers dial to reach this member (default: the bound address). */
+  readonly advertiseAddr?: string;
   /** Every received message, in arrival order per sending peer. */
   readonly onMessage: (m: Message) => void;
   /** A send to `peer` failed or had to drop messages: its stream broke or could not connect. */
@@ -183,6 +185,7 @@ interface LinkContext {
   readonly chunkBytes: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly logger: TransportLogger;
+  advertiseAddr(): string;
   unreachable(peer: NodeId): void;
   snapshotStatus(peer: NodeId, ok: boolean): void;
 }
@@ -316,7 +319,13 @@ class PeerLink {
       n++;
     }
     this.#queue = n === q.length ? [] : q.slice(n);
-    return { cluster_id: this.#ctx.clusterId, from: this.#ctx.nodeId, to: this.id, messages };
+    return {
+      cluster_id: this.#ctx.clusterId,
+      from: this.#ctx.nodeId,
+      to: this.id,
+      messages,
+      from_addr: this.#ctx.advertiseAddr(),
+    };
   }
 
   #openStream(): grpc.ClientWritableStream<WireMessageBatch> {
@@ -498,6 +507,7 @@ export class GrpcTransport {
       chunkBytes: opts.snapshotChunkBytes ?? DEFAULT_CHUNK_BYTES,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       logger,
+      advertiseAddr: () => opts.advertiseAddr ?? this.#address ?? '',
       // A throwing callback must not break the link that called it.
       unreachable: (peer) => {
         if (this.#closed || onUnreachable === undefined) return;
@@ -643,6 +653,8 @@ export class GrpcTransport {
         accepted = true;
         call.sendMetadata(new grpc.Metadata());
       }
+      // Only for a peer we have no address for: the membership, once known, is authoritative.
+      if (batch.from_addr !== '' && !this.#peers.has(batch.from)) this.setPeer(batch.from, batch.from_addr);
       for (const w of batch.messages) {
         const m = messageFromWire(w, batch.from, batch.to);
         if (m === null) {

@@ -707,6 +707,16 @@ describe('membership changes, one server at a time (thesis 4)', () => {
     assert.equal(nt.sentSince(mark, (m) => m.from === 'n4').length, 0, 'no (pre-)votes');
   });
 
+  it('a new member cannot join as a voter directly: it must catch up as a learner first', () => {
+    const nt = new Network(3);
+    nt.elect('n1');
+    assert.throws(
+      () => nt.core('n1').proposeConfChange({ type: 'addVoter', node: 'n4' }),
+      (e: unknown) => e instanceof ConfChangeError && /learner first/.test(e.message),
+    );
+    assert.deepEqual(nt.core('n1').conf.voters, ['n1', 'n2', 'n3']);
+  });
+
   it('a learner is promoted only once it has caught up', () => {
     const nt = new Network(3);
     nt.elect('n1');
