@@ -33,9 +33,9 @@ export function addDaemonCommands(program: Command): void {
     )
     .option(
       '--snapshot-every <n>',
-      'snapshot and compact the log every n entries',
+      "snapshot and compact the log every n entries (as etcd's --snapshot-count)",
       positiveInt('--snapshot-every'),
-      10000,
+      100000,
     )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--log-format <format>', 'json or pretty', 'pretty')

@@ -32,7 +32,9 @@ export function validateConfChange(conf: ConfState, cc: ConfChange): void {
       if (isVoter) throw new ConfChangeError(`${cc.node} is already a voter`);
       if (!isLearner) {
         // A voter with an empty log would weaken the quorum until it caught up.
-        throw new ConfChangeError(`${cc.node} is not a member: add it as a learner first, then promote it once it has caught up`);
+        throw new ConfChangeError(
+          `${cc.node} is not a member: add it as a learner first, then promote it once it has caught up`,
+        );
       }
       return;
     case 'addLearner':

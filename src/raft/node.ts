@@ -145,7 +145,7 @@ export class RaftNode {
     this.transport = transport;
     this.machine = opts.machine;
     this.log = opts.logger;
-    this.snapshotEvery = opts.snapshotEvery ?? 10_000;
+    this.snapshotEvery = opts.snapshotEvery ?? 100_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     // Unique per process start, so a restarted member never mistakes an old entry for a new request.
     this.proposerId = `${opts.id}/${randomBytes(6).toString('hex')}`;

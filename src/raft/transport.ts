@@ -654,7 +654,8 @@ export class GrpcTransport {
         call.sendMetadata(new grpc.Metadata());
       }
       // Only for a peer we have no address for: the membership, once known, is authoritative.
-      if (batch.from_addr !== '' && !this.#peers.has(batch.from)) this.setPeer(batch.from, batch.from_addr);
+      if (batch.from_addr !== '' && !this.#peers.has(batch.from))
+        this.setPeer(batch.from, batch.from_addr);
       for (const w of batch.messages) {
         const m = messageFromWire(w, batch.from, batch.to);
         if (m === null) {
