@@ -6,6 +6,7 @@ import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { RaftStatus } from '../../src/raft/node.ts';
 import type { BenchCluster, WriteProtocol } from './cluster.ts';
 import { type Endpoint, getJson, httpRequest, keepAliveAgent } from './http.ts';
 import {
@@ -24,16 +25,6 @@ const HOST = '127.0.0.1';
 const SIZE = 3;
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(REPO, 'bin', 'orca');
-
-interface OrcaStatus {
-  id: string;
-  role: string;
-  leader: string | null;
-  term: number;
-  commit: number;
-  applied: number;
-  voters: string[];
-}
 
 export const orcaWrite: WriteProtocol = {
   path: '/v1/put',
@@ -138,8 +129,8 @@ export class OrcaCluster implements BenchCluster {
     this.ready[i]!.catch(() => {});
   }
 
-  private status(i: number): Promise<OrcaStatus> {
-    return getJson<OrcaStatus>(this.endpoints[i]!, '/v1/status', this.agent);
+  private status(i: number): Promise<RaftStatus> {
+    return getJson<RaftStatus>(this.endpoints[i]!, '/v1/status', this.agent);
   }
 
   async leader(): Promise<number> {

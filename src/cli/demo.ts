@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { OrcaError } from '../errors.ts';
+import type { RaftStatus } from '../raft/node.ts';
 
 /**
  * `orca demo`: the main job until the daemon lands: starts a 3-member Raft key-value cluster
@@ -20,15 +21,6 @@ interface Member {
   readonly client: string;
   readonly dataDir: string;
   proc: ChildProcess | null;
-}
-
-interface Status {
-  id: string;
-  role: string;
-  leader: string | null;
-  term: number;
-  commit: number;
-  applied: number;
 }
 
 async function call(
@@ -149,7 +141,7 @@ export function addDemoCommand(program: Command): void {
         until('a leader', 10_000, async () => {
           for (const m of ms) {
             const { json } = await call(m, '/v1/status');
-            const st = json as unknown as Status;
+            const st = json as unknown as RaftStatus;
             if (st.role === 'leader') return { member: m, status: st };
           }
           return null;
@@ -198,8 +190,8 @@ export function addDemoCommand(program: Command): void {
         say(`restarting ${leader.id} from its data dir`);
         await start(leader, initialCluster);
         const caughtUp = await until(`${leader.id} to catch up`, 15_000, async () => {
-          const mine = (await call(leader, '/v1/status')).json as unknown as Status;
-          const theirs = (await call(next.member, '/v1/status')).json as unknown as Status;
+          const mine = (await call(leader, '/v1/status')).json as unknown as RaftStatus;
+          const theirs = (await call(next.member, '/v1/status')).json as unknown as RaftStatus;
           return mine.applied >= theirs.commit && mine.leader !== null ? mine : null;
         });
         const check = await call(leader, '/v1/get', { key: 'after-failover' });

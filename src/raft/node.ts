@@ -9,6 +9,7 @@ import type {
   ConfChange,
   ConfState,
   Entry,
+  HardState,
   Message,
   NodeId,
   Ready,
@@ -128,6 +129,7 @@ export class RaftNode {
   private role: Role = 'follower';
   private leaderWatch: (() => void) | null = null;
   private controls: (() => void)[] = [];
+  private unsavedHardState: HardState | null = null;
   private persistedTerm: number;
   private persistedVote: NodeId | null;
 
@@ -444,19 +446,23 @@ export class RaftNode {
       rd.snapshot === null &&
       (hs === null || (hs.term === this.persistedTerm && hs.vote === this.persistedVote));
     if (sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
-    if (hs !== null || rd.entries.length > 0 || rd.snapshot !== null) {
-      const onlyCommitMoved =
-        rd.entries.length === 0 &&
-        rd.snapshot === null &&
-        hs !== null &&
-        hs.term === this.persistedTerm &&
-        hs.vote === this.persistedVote;
+    const onlyCommitMoved =
+      rd.entries.length === 0 &&
+      rd.snapshot === null &&
+      hs !== null &&
+      hs.term === this.persistedTerm &&
+      hs.vote === this.persistedVote;
+    if (onlyCommitMoved) {
+      // Raft does not need the commit index durable (a restarted member relearns it), so it
+      // rides along with the next write instead of costing a disk write on every commit.
+      this.unsavedHardState = hs;
+    } else if (hs !== null || rd.entries.length > 0 || rd.snapshot !== null) {
       await this.storage.save({
-        hardState: hs,
+        hardState: hs ?? this.unsavedHardState,
         entries: rd.entries,
         snapshot: rd.snapshot,
-        sync: !onlyCommitMoved,
       });
+      this.unsavedHardState = null;
       if (hs !== null) {
         this.persistedTerm = hs.term;
         this.persistedVote = hs.vote;

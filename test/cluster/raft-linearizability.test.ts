@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { RaftStatus } from '../../src/raft/node.ts';
 import { checkKv, describeOperation, type Operation } from '../support/linearizability.ts';
 import { waitFor } from '../support/wait.ts';
 import { KvClient, KvRecorder, memberStatus } from './kv-client.ts';
@@ -52,15 +53,6 @@ interface Member {
   readonly dataDir: string;
   readonly logFile: string;
   proc: Proc | undefined;
-}
-
-interface MemberStatus {
-  id: string;
-  role: string;
-  leader: string | null;
-  term: number;
-  commit: number;
-  applied: number;
 }
 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
@@ -129,9 +121,9 @@ describe('Raft KV linearizability under faults', { skip }, () => {
     await m.proc.waitForOutput('ready {', 15_000);
   }
 
-  async function statuses(): Promise<(MemberStatus | undefined)[]> {
+  async function statuses(): Promise<(RaftStatus | undefined)[]> {
     return (await Promise.all(members.map((m) => memberStatus(m.client)))) as (
-      | MemberStatus
+      | RaftStatus
       | undefined
     )[];
   }
@@ -311,7 +303,7 @@ describe('Raft KV linearizability under faults', { skip }, () => {
         async () => {
           const ss = await statuses();
           if (ss.some((x) => x === undefined)) return false;
-          const all = ss as MemberStatus[];
+          const all = ss as RaftStatus[];
           const lead = all[0]!.leader;
           return (
             lead !== null &&

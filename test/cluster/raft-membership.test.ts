@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { RaftStatus } from '../../src/raft/node.ts';
 import { waitFor } from '../support/wait.ts';
 
 const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
@@ -22,18 +23,6 @@ interface Member {
   /** What the member wrote to stderr (its log), across restarts. */
   log: string;
   proc: ChildProcess | null;
-}
-
-interface Status {
-  id: string;
-  clusterId: string;
-  role: string;
-  leader: string | null;
-  term: number;
-  commit: number;
-  applied: number;
-  voters: string[];
-  learners: string[];
 }
 
 function freePort(): Promise<number> {
@@ -60,8 +49,8 @@ async function call(
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-async function status(m: Member): Promise<Status> {
-  return (await call(m, '/v1/status')).json as unknown as Status;
+async function status(m: Member): Promise<RaftStatus> {
+  return (await call(m, '/v1/status')).json as unknown as RaftStatus;
 }
 
 describe('raft-kv membership and leadership hand-over', () => {
@@ -173,7 +162,7 @@ describe('raft-kv membership and leadership hand-over', () => {
 
     const added = await call(leader, '/v1/members/add-learner', { id: 'n4', addr: n4.raft });
     assert.equal(added.status, 200, JSON.stringify(added.json));
-    assert.deepEqual((added.json as unknown as Status).learners, ['n4']);
+    assert.deepEqual((added.json as unknown as RaftStatus).learners, ['n4']);
 
     // The learner receives the whole log (the 300 writes) without voting.
     await waitFor(
@@ -186,7 +175,7 @@ describe('raft-kv membership and leadership hand-over', () => {
     const promoted = await waitFor(
       async () => {
         const r = await call(leader, '/v1/members/promote', { id: 'n4' });
-        return r.status === 200 ? (r.json as unknown as Status) : null;
+        return r.status === 200 ? (r.json as unknown as RaftStatus) : null;
       },
       { timeoutMs: 10_000, what: 'promotion of n4' },
     );
@@ -207,7 +196,11 @@ describe('raft-kv membership and leadership hand-over', () => {
     const [n1, n2, n3, n4] = members as [Member, Member, Member, Member];
     const removed = await call(n4, '/v1/members/remove', { id: 'n1' });
     assert.equal(removed.status, 200, JSON.stringify(removed.json));
-    assert.deepEqual([...(removed.json as unknown as Status).voters].sort(), ['n2', 'n3', 'n4']);
+    assert.deepEqual([...(removed.json as unknown as RaftStatus).voters].sort(), [
+      'n2',
+      'n3',
+      'n4',
+    ]);
     await stop(n1, 'SIGKILL');
     const w = await call(n2, '/v1/put', { key: 'after-removal', value: 'ok' });
     assert.equal(w.status, 200, JSON.stringify(w.json));

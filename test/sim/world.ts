@@ -9,7 +9,7 @@ import type {
   Ready,
   Snapshot,
 } from '../../src/raft/types.ts';
-import { prng } from './prng.ts';
+import { prng } from '../support/prng.ts';
 
 /**
  * A deterministic world for the Raft core: simulated time in milliseconds, a network that

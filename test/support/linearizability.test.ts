@@ -8,6 +8,7 @@ import {
   type KvOutput,
   type Operation,
 } from './linearizability.ts';
+import { prng } from './prng.ts';
 
 const OK: KvOutput = { ok: true };
 
@@ -254,17 +255,6 @@ describe('limits and input checks', () => {
 
 // ---- randomized histories from a simulated linearizable store ----
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface SimOptions {
   ops: number;
   keys: number;
@@ -280,7 +270,7 @@ interface SimOptions {
  * random instant after its call, possibly long after, or never.
  */
 function simulate(seed: number, o: SimOptions): Operation[] {
-  const rand = mulberry32(seed);
+  const rand = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const keys = Array.from({ length: o.keys }, (_, i) => `k${i}`);
   const values = ['a', 'b', 'c', 'd'];
@@ -352,7 +342,7 @@ describe('randomized histories', () => {
 
       const reads = history.filter((o) => o.input.op === 'get' && o.output !== null);
       assert.ok(reads.length > 0, `seed ${seed} has no completed read`);
-      const victim = reads[Math.floor(mulberry32(seed)() * reads.length)]!;
+      const victim = reads[Math.floor(prng(seed)() * reads.length)]!;
       const corrupted = history.map((o) =>
         o === victim ? { ...o, output: { value: 'never-written' } } : o,
       );
@@ -408,7 +398,7 @@ function linearizableByBruteForce(history: readonly Operation[]): boolean {
 }
 
 test('agrees with an exhaustive search on 2000 tiny random histories', () => {
-  const rand = mulberry32(7);
+  const rand = prng(7);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const values = ['a', 'b'];
   let illegal = 0;

@@ -9,6 +9,7 @@
 // explored twice.
 //
 // Pure logic, no I/O: the callers record histories against a real cluster.
+import { prng } from './prng.ts';
 
 export type KvInput =
   | { op: 'put'; key: string; value: string }
@@ -288,7 +289,7 @@ function search(p: Partition, deadline: number): SearchOutcome {
 
   // Zobrist hashing keeps the bitset's hash current in O(1) per step.
   const zobrist = new Uint32Array(n);
-  const rand = mulberry32(0x9e3779b9 ^ n);
+  const rand = prng(0x9e3779b9 ^ n);
   for (let i = 0; i < n; i++) zobrist[i] = (rand() * 0x100000000) >>> 0;
   const words = (n + 31) >>> 5;
   const bits = new Uint32Array(words);
@@ -425,15 +426,4 @@ export function describeOperation(op: Operation): string {
   else result = 'ok';
   const end = op.output === null ? '∞)' : `${op.return}]`;
   return `c${op.client} ${call} → ${result} [${op.call}, ${end}`;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
