@@ -113,7 +113,7 @@ export class OrcaCluster implements BenchCluster {
         () => reject(new Error(`${this.name(i)} printed no ready line in 30 s:\n${logTail(log)}`)),
         30_000,
       );
-      member.exited.then(() => {
+      void member.exited.then(() => {
         clearTimeout(timer);
         reject(new Error(`${this.name(i)} exited before it was ready:\n${logTail(log)}`));
       });
