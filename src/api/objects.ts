@@ -1,0 +1,256 @@
+// The cluster's objects as they are stored, replicated and sent between manager, worker and
+// CLI. Modelled on Docker Swarm's (swarmkit api/objects.proto, specs.proto, types.proto) so that
+// a Swarm user recognises every field, with two deliberate differences: durations are
+// milliseconds (not nanoseconds) and every object carries a version for optimistic concurrency.
+// Plain data only: these cross the Raft log, gRPC and `--format json` unchanged.
+
+export interface Meta {
+  readonly id: string;
+  /** Raft index of the last change; an update based on an older version is refused. */
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export type Labels = Readonly<Record<string, string>>;
+
+// ---- nodes ------------------------------------------------------------------------------------
+
+export type NodeRole = 'manager' | 'worker';
+export type NodeAvailability = 'active' | 'pause' | 'drain';
+export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
+
+export interface NodeSpec {
+  readonly role: NodeRole;
+  readonly availability: NodeAvailability;
+  readonly labels: Labels;
+}
+
+export interface Platform {
+  /** As Go names them (GOOS/GOARCH), as Swarm's node.platform.os / node.platform.arch. */
+  readonly os: string;
+  readonly arch: string;
+}
+
+export interface Capacity {
+  /** CPU in units of 1e-9 CPU, as Swarm's NanoCPUs: 1.5 CPUs is 1_500_000_000. */
+  readonly nanoCpus: number;
+  readonly memoryBytes: number;
+}
+
+/** What a node reports about itself when it joins and periodically after. */
+export interface NodeDescription {
+  readonly hostname: string;
+  readonly platform: Platform;
+  readonly resources: Capacity;
+  readonly engine: { readonly version: string; readonly labels: Labels };
+  /** Live use of the whole host (by orca's tasks or not): the scorers' tie-breaker. */
+  readonly usage: { readonly cpuPercent: number; readonly memoryBytes: number } | null;
+}
+
+export interface NodeStatus {
+  readonly state: NodeState;
+  readonly message: string;
+  /** The address the node is reached at (data path). */
+  readonly addr: string;
+}
+
+export interface Node {
+  readonly meta: Meta;
+  readonly spec: NodeSpec;
+  readonly description: NodeDescription;
+  readonly status: NodeStatus;
+}
+
+// ---- services ---------------------------------------------------------------------------------
+
+export interface Mount {
+  readonly type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind) or volume name (volume); absent for tmpfs and anonymous volumes. */
+  readonly source?: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
+export interface HealthConfig {
+  /** As Docker's: ['CMD', ...], ['CMD-SHELL', '...'], or ['NONE'] to disable the image's own. */
+  readonly test: readonly string[];
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly startPeriodMs: number;
+}
+
+export interface ContainerSpec {
+  readonly image: string;
+  /** Overrides the image's entrypoint (`--entrypoint`). */
+  readonly entrypoint?: readonly string[];
+  /** COMMAND and ARGs after the image on `service create`. */
+  readonly args?: readonly string[];
+  /** KEY=VALUE, in order; later entries win. */
+  readonly env: readonly string[];
+  /** `--container-label`: labels on the containers (the service's own labels are `labels`). */
+  readonly labels: Labels;
+  readonly user?: string;
+  readonly workdir?: string;
+  readonly hostname?: string;
+  readonly init: boolean;
+  readonly stopSignal?: string;
+  readonly stopGracePeriodMs: number;
+  readonly mounts: readonly Mount[];
+  /** Absent: the image's HEALTHCHECK applies. */
+  readonly healthcheck?: HealthConfig;
+}
+
+export interface Resources {
+  readonly limits: Capacity;
+  readonly reservations: Capacity;
+}
+
+export interface RestartPolicy {
+  readonly condition: 'none' | 'on-failure' | 'any';
+  readonly delayMs: number;
+  /** 0: unlimited, as Swarm. */
+  readonly maxAttempts: number;
+  /** 0: unbounded, as Swarm. */
+  readonly windowMs: number;
+}
+
+export interface Placement {
+  /** As Swarm: `node.labels.zone==east`, `node.role!=manager`, ... */
+  readonly constraints: readonly string[];
+  /** `--placement-pref spread=node.labels.zone`: spread over the values of a label. */
+  readonly preferences: readonly { readonly spread: string }[];
+  /** `--replicas-max-per-node`; 0: unlimited. */
+  readonly maxReplicasPerNode: number;
+}
+
+export interface UpdateConfig {
+  /** Tasks updated at once; 0: all at once, as Swarm. */
+  readonly parallelism: number;
+  readonly delayMs: number;
+  readonly failureAction: 'pause' | 'continue' | 'rollback';
+  readonly monitorMs: number;
+  readonly maxFailureRatio: number;
+  readonly order: 'stop-first' | 'start-first';
+}
+
+export interface TaskSpec {
+  readonly container: ContainerSpec;
+  readonly resources: Resources;
+  readonly restart: RestartPolicy;
+  readonly placement: Placement;
+  /** Bumped by `service update --force` to replace tasks whose spec did not change. */
+  readonly forceUpdate: number;
+}
+
+export type ServiceMode =
+  | { readonly kind: 'replicated'; readonly replicas: number }
+  | { readonly kind: 'global' }
+  | {
+      readonly kind: 'replicated-job';
+      readonly maxConcurrent: number;
+      readonly totalCompletions: number;
+    }
+  | { readonly kind: 'global-job' };
+
+export interface ServiceSpec {
+  readonly name: string;
+  readonly labels: Labels;
+  readonly task: TaskSpec;
+  readonly mode: ServiceMode;
+  readonly update: UpdateConfig;
+  readonly rollback: UpdateConfig;
+}
+
+export interface UpdateStatus {
+  readonly state:
+    | 'updating'
+    | 'paused'
+    | 'completed'
+    | 'rollback_started'
+    | 'rollback_paused'
+    | 'rollback_completed';
+  readonly startedAt: string;
+  readonly completedAt?: string;
+  readonly message: string;
+}
+
+export interface Service {
+  readonly meta: Meta;
+  readonly spec: ServiceSpec;
+  /** The spec before the last update, for `service rollback`. */
+  readonly previousSpec: ServiceSpec | null;
+  readonly updateStatus: UpdateStatus | null;
+}
+
+// ---- tasks ------------------------------------------------------------------------------------
+
+/**
+ * Swarm's task states, in order: a task's observed state only moves forward, and a task is
+ * replaced, never restarted.
+ */
+export const taskStates = [
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'starting',
+  'running',
+  'complete',
+  'shutdown',
+  'failed',
+  'rejected',
+  'remove',
+  'orphaned',
+] as const;
+export type TaskState = (typeof taskStates)[number];
+
+export interface TaskStatus {
+  readonly state: TaskState;
+  readonly timestamp: string;
+  /** Why the task is in this state, for `service ps` ("no suitable node (...)", "task: non-zero exit (1)"). */
+  readonly message: string;
+  readonly err?: string;
+  readonly exitCode?: number;
+  readonly containerId?: string;
+  readonly health?: 'starting' | 'healthy' | 'unhealthy';
+}
+
+export interface Task {
+  readonly meta: Meta;
+  readonly serviceId: string;
+  /** Replicated services: the slot (1..replicas). Global services: 0 (the node identifies it). */
+  readonly slot: number;
+  /** Empty until the scheduler assigns one. */
+  readonly nodeId: string;
+  readonly spec: TaskSpec;
+  /** The service's meta.version whose spec this task runs. */
+  readonly serviceVersion: number;
+  readonly desiredState: TaskState;
+  readonly status: TaskStatus;
+}
+
+// ---- the cluster ------------------------------------------------------------------------------
+
+export interface ClusterSpec {
+  readonly name: string;
+  /** Retained tasks per slot (`--task-history-limit`, default 5 as Swarm). */
+  readonly taskHistoryLimit: number;
+  readonly dispatcherHeartbeatMs: number;
+}
+
+export interface Cluster {
+  readonly meta: Meta;
+  readonly spec: ClusterSpec;
+}
+
+/** The labels every container orca creates carries: the worker rebuilds its state from them. */
+export const containerLabels = {
+  service: 'orca.service.id',
+  serviceName: 'orca.service.name',
+  task: 'orca.task.id',
+  slot: 'orca.task.slot',
+  node: 'orca.node.id',
+} as const;
