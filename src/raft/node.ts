@@ -128,7 +128,7 @@ export class RaftNode {
   private leader: NodeId | null = null;
   private role: Role = 'follower';
   private leaderWatch: (() => void) | null = null;
-  private controls: (() => void)[] = [];
+  private controls: { run(): void; abandon(err: Error): void }[] = [];
   private unsavedHardState: HardState | null = null;
   private persistedTerm: number;
   private persistedVote: NodeId | null;
@@ -417,7 +417,7 @@ export class RaftNode {
     for (; this.ticks > 0; this.ticks--) this.core.tick();
     const controls = this.controls;
     this.controls = [];
-    for (const run of controls) run();
+    for (const c of controls) c.run();
     if (this.proposals.length > 0) {
       const batch = this.proposals;
       this.proposals = [];
@@ -608,12 +608,15 @@ export class RaftNode {
   private onLoop<T>(fn: () => T): Promise<T> {
     this.assertUsable();
     return new Promise<T>((resolve, reject) => {
-      this.controls.push(() => {
-        try {
-          resolve(fn());
-        } catch (err) {
-          reject(err);
-        }
+      this.controls.push({
+        run: () => {
+          try {
+            resolve(fn());
+          } catch (err) {
+            reject(err);
+          }
+        },
+        abandon: reject,
       });
       this.kick();
     });
@@ -660,6 +663,8 @@ export class RaftNode {
   }
 
   private failAll(err: Error): void {
+    for (const c of this.controls) c.abandon(err);
+    this.controls = [];
     for (const w of this.proposalWaiters.values()) this.settle(w, err);
     this.proposalWaiters.clear();
     for (const w of this.readBatch) this.settle(w, err);
