@@ -1,0 +1,29 @@
+// The default filters, cheapest first: a node is charged to the first filter that rules it out,
+// so the order also decides which reason a "no suitable node" message gives for it. A new filter
+// (host ports, generic resources) is a file in this folder and a line here.
+
+import type { Filter } from '../filter.ts';
+import { availabilityFilter } from './availability.ts';
+import { constraintsFilter } from './constraints.ts';
+import { maxReplicasFilter } from './max-replicas.ts';
+import { platformFilter } from './platform.ts';
+import { readyFilter } from './ready.ts';
+import { resourcesFilter } from './resources.ts';
+
+export const defaultFilters: readonly Filter[] = [
+  readyFilter,
+  availabilityFilter,
+  maxReplicasFilter,
+  resourcesFilter,
+  constraintsFilter,
+  platformFilter,
+];
+
+export {
+  availabilityFilter,
+  constraintsFilter,
+  maxReplicasFilter,
+  platformFilter,
+  readyFilter,
+  resourcesFilter,
+};
