@@ -1,0 +1,129 @@
+// A task's ContainerSpec as the Docker Engine API's create-container request (API 1.41, Docker
+// 20.10+). Pure, so every field's mapping is tested without an engine; docker-runtime.ts only
+// sends what this returns.
+
+import { containerLabels } from '../api/objects.ts';
+import { RuntimeError } from '../errors.ts';
+import type { RuntimeTask } from './runtime.ts';
+
+/** The subset of the Engine API's ContainerConfig + HostConfig that orca sets. */
+export interface EngineCreateBody {
+  Image: string;
+  Entrypoint?: string[];
+  Cmd?: string[];
+  Env: string[];
+  Labels: Record<string, string>;
+  User?: string;
+  WorkingDir?: string;
+  Hostname?: string;
+  StopSignal?: string;
+  /** Seconds. */
+  StopTimeout: number;
+  Healthcheck?: EngineHealthcheck;
+  HostConfig: {
+    Init: boolean;
+    RestartPolicy: { Name: 'no' };
+    Mounts: EngineMount[];
+    NanoCpus?: number;
+    Memory?: number;
+    MemoryReservation?: number;
+  };
+}
+
+export interface EngineHealthcheck {
+  Test: string[];
+  /** Nanoseconds; 0 or absent: the engine's default (or the image's, if it has one). */
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+}
+
+export interface EngineMount {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Source?: string;
+  Target: string;
+  ReadOnly: boolean;
+}
+
+/**
+ * Swarm's container name: `<service>.<slot>.<task>` for replicated tasks and
+ * `<service>.<node>.<task>` for global ones (slot 0), so `docker ps` on a node reads the same.
+ */
+export function containerName(task: RuntimeTask): string {
+  const middle = task.slot > 0 ? String(task.slot) : task.nodeId;
+  return `${task.serviceName}.${middle}.${task.id}`;
+}
+
+/** orca's identity labels: what adoption after a worker restart reads back. */
+export function taskLabels(task: RuntimeTask): Record<string, string> {
+  return {
+    [containerLabels.service]: task.serviceId,
+    [containerLabels.serviceName]: task.serviceName,
+    [containerLabels.task]: task.id,
+    [containerLabels.slot]: String(task.slot),
+    [containerLabels.node]: task.nodeId,
+  };
+}
+
+const msToNs = (ms: number): number => Math.round(ms * 1_000_000);
+
+export function createBody(task: RuntimeTask): EngineCreateBody {
+  const spec = task.spec;
+  const { limits, reservations } = task.resources;
+  const body: EngineCreateBody = {
+    Image: spec.image,
+    Env: [...spec.env],
+    // orca's labels last: a user's --container-label must not be able to disown or spoof a task.
+    Labels: { ...spec.labels, ...taskLabels(task) },
+    // The engine's stop timeout is whole seconds; rounding up never cuts a grace period short.
+    StopTimeout: Math.ceil(spec.stopGracePeriodMs / 1000),
+    HostConfig: {
+      // Explicit, so a daemon-wide `"init": true` does not change what the spec asked for.
+      Init: spec.init,
+      // orca replaces a failed task with a new one (Swarm's rule): the engine restarting it
+      // behind the worker's back would hide the failure and break the one-way task states.
+      RestartPolicy: { Name: 'no' },
+      Mounts: spec.mounts.map((m, i) => {
+        if (m.type === 'bind' && !m.source) {
+          throw new RuntimeError(`mounts[${i}] (bind to ${m.target}) has no source path`, {
+            temporary: false,
+          });
+        }
+        const mount: EngineMount = { Type: m.type, Target: m.target, ReadOnly: m.readOnly };
+        // A volume without a source is anonymous; tmpfs never has one.
+        if (m.source && m.type !== 'tmpfs') mount.Source = m.source;
+        return mount;
+      }),
+    },
+  };
+  // Only when given: absent means the image's own, while [] is passed on for the engine to judge.
+  if (spec.entrypoint !== undefined) body.Entrypoint = [...spec.entrypoint];
+  if (spec.args !== undefined) body.Cmd = [...spec.args];
+  if (spec.user) body.User = spec.user;
+  if (spec.workdir) body.WorkingDir = spec.workdir;
+  if (spec.hostname) body.Hostname = spec.hostname;
+  if (spec.stopSignal) body.StopSignal = spec.stopSignal;
+  if (spec.healthcheck) {
+    const h = spec.healthcheck;
+    // NONE takes no timings: the engine would keep them, but they would mean nothing.
+    body.Healthcheck =
+      h.test[0] === 'NONE'
+        ? { Test: ['NONE'] }
+        : {
+            Test: [...h.test],
+            Interval: msToNs(h.intervalMs),
+            Timeout: msToNs(h.timeoutMs),
+            Retries: h.retries,
+            StartPeriod: msToNs(h.startPeriodMs),
+          };
+  }
+  // 0 means "no limit" in Resources, and leaving the field out means the same to the engine.
+  if (limits.nanoCpus > 0) body.HostConfig.NanoCpus = limits.nanoCpus;
+  if (limits.memoryBytes > 0) body.HostConfig.Memory = limits.memoryBytes;
+  if (reservations.memoryBytes > 0) body.HostConfig.MemoryReservation = reservations.memoryBytes;
+  // reservations.nanoCpus is deliberately not sent: a CPU reservation is a promise the
+  // scheduler keeps by not overcommitting nodes, and the engine has no setting that guarantees
+  // CPU (CpuShares is only a relative weight under contention), as in Swarm.
+  return body;
+}
