@@ -1,6 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { OrcaError } from '../errors.ts';
+import { DEFAULT_HOST } from './control-client.ts';
 import { addDemoCommand } from './demo.ts';
+import { addInfoCommand } from './info.ts';
+import { addNodeCommands } from './node.ts';
+import { addSwarmCommands } from './swarm.ts';
 
 export function buildProgram(): Command {
   const program = new Command('orca')
@@ -8,7 +12,11 @@ export function buildProgram(): Command {
       'orca: a container orchestrator. One program on every host; managers agree through a Raft log.',
     )
     .showHelpAfterError('(run with --help for usage)')
+    .option('-H, --host <url>', `the daemon to talk to (default: $ORCA_HOST, else ${DEFAULT_HOST})`)
     .exitOverride();
+  addSwarmCommands(program);
+  addNodeCommands(program);
+  addInfoCommand(program);
   addDemoCommand(program);
   return program;
 }
@@ -20,9 +28,10 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
-        ? 0
-        : err.exitCode || 2;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      // A line commander could not parse (unknown option, missing argument) is bad input: 2,
+      // as orca's own flag checks. Help shown for want of a subcommand keeps commander's code.
+      return err.code === 'commander.help' ? err.exitCode : 2;
     }
     if (err instanceof OrcaError) {
       process.stderr.write(`orca: ${err.message}\n`);

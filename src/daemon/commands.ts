@@ -1,6 +1,30 @@
 import type { Command } from 'commander';
+import { DEFAULT_CLUSTER_PORT, formatHostPort, parseHostPort } from './addr.ts';
+import { startDaemon } from './daemon.ts';
 import { createLogger, type LogFormat } from './logger.ts';
 import { BadRequestError, parseInitialCluster, startRaftKv } from './raft-kv.ts';
+
+const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function checkLogFlags(level: string, format: string): LogFormat {
+  if (!logLevels.includes(level)) {
+    throw new BadRequestError(`--log-level: "${level}" is not one of ${logLevels.join(', ')}`);
+  }
+  if (format !== 'json' && format !== 'pretty') {
+    throw new BadRequestError(`--log-format: "${format}" is not json or pretty`);
+  }
+  return format;
+}
+
+function unixSocketPath(text: string): string {
+  const p = text.startsWith('unix://') ? text.slice('unix://'.length) : text;
+  if (!p.startsWith('/')) {
+    throw new BadRequestError(
+      `--socket: "${text}" is not an absolute path (example: /run/orca/orca.sock)`,
+    );
+  }
+  return p;
+}
 
 function positiveInt(flag: string) {
   return (text: string): number => {
@@ -13,6 +37,85 @@ function positiveInt(flag: string) {
 
 /** The long-running commands: they run in the foreground until SIGTERM or SIGINT. */
 export function addDaemonCommands(program: Command): void {
+  program
+    .command('daemon')
+    .description(
+      'run the orca daemon in the foreground: the control socket, and the swarm member once `orca swarm init` made one',
+    )
+    .option(
+      '--data-dir <dir>',
+      'where the swarm state (Raft log, snapshots) is kept',
+      '/var/lib/orca',
+    )
+    .option(
+      '--socket <path>',
+      'the control socket the CLI talks to (mode 0660)',
+      '/run/orca/orca.sock',
+    )
+    .option(
+      '--listen-addr <host:port>',
+      'cluster address (Raft between managers) used by `swarm init` unless it gives its own',
+      `0.0.0.0:${DEFAULT_CLUSTER_PORT}`,
+    )
+    .option(
+      '--advertise-addr <host[:port]>',
+      'address other nodes dial (default: the listen host, or the first non-loopback IPv4)',
+    )
+    .option(
+      '--docker-host <url>',
+      'the container engine (unix:///path or tcp://host:port)',
+      'unix:///var/run/docker.sock',
+    )
+    .option('--log-level <level>', logLevels.join(', '), 'info')
+    .option('--log-format <format>', 'json or pretty', 'pretty')
+    .addHelpText(
+      'after',
+      `
+Signals: SIGTERM and SIGINT stop the daemon cleanly (a leader hands leadership over first) and
+exit 0; SIGHUP is logged and changes nothing (orca has no reloadable configuration yet).
+
+Examples:
+  sudo orca daemon
+  # a second daemon on the same machine, for a local test swarm
+  orca daemon --data-dir /tmp/orca2 --socket /tmp/orca2/orca.sock --listen-addr 127.0.0.1:2378
+  orca -H unix:///tmp/orca2/orca.sock swarm init`,
+    )
+    .action(async (o: Record<string, string | undefined>) => {
+      const format = checkLogFlags(String(o.logLevel), String(o.logFormat));
+      const socket = unixSocketPath(String(o.socket));
+      const listenAddr = formatHostPort(
+        parseHostPort(String(o.listenAddr), '--listen-addr', DEFAULT_CLUSTER_PORT),
+      );
+      if (o.advertiseAddr !== undefined) {
+        parseHostPort(o.advertiseAddr, '--advertise-addr', DEFAULT_CLUSTER_PORT);
+      }
+      const dockerHost = String(o.dockerHost);
+      if (!/^(unix:\/\/\/|tcp:\/\/)/.test(dockerHost)) {
+        throw new BadRequestError(
+          `--docker-host: "${dockerHost}" is neither unix:///path nor tcp://host:port`,
+        );
+      }
+      const logger = createLogger({ level: String(o.logLevel), format });
+      const daemon = await startDaemon({
+        dataDir: String(o.dataDir),
+        socket,
+        listenAddr,
+        ...(o.advertiseAddr === undefined ? {} : { advertiseAddr: o.advertiseAddr }),
+        dockerHost,
+        logger,
+      });
+      const onHup = () =>
+        logger.info({}, 'SIGHUP: orca has no reloadable configuration yet; nothing changed');
+      process.on('SIGHUP', onHup);
+      const signal = await new Promise<string>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
+      });
+      logger.info({ signal }, 'stopping');
+      process.off('SIGHUP', onHup);
+      await daemon.stop();
+    });
+
   program
     .command('raft-kv')
     .description(
@@ -51,10 +154,7 @@ Examples:
   curl -s 127.0.0.1:8003/v1/status`,
     )
     .action(async (o: Record<string, string | number | undefined>) => {
-      const format = o.logFormat as LogFormat;
-      if (format !== 'json' && format !== 'pretty') {
-        throw new BadRequestError(`--log-format: "${String(format)}" is not json or pretty`);
-      }
+      const format = checkLogFlags(String(o.logLevel), String(o.logFormat));
       const logger = createLogger({ level: String(o.logLevel), format, name: String(o.id) });
       const server = await startRaftKv({
         id: String(o.id),

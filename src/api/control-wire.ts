@@ -1,0 +1,164 @@
+// The wire contract of protos/control.proto, typed for TypeScript: the method table, the JSON
+// bodies each method takes and returns, and how an error crosses the wire. Client and server
+// both build on this module; it knows nothing of the daemon or the CLI.
+
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { Cluster, Node, NodeAvailability } from './objects.ts';
+
+export interface SwarmInitRequest {
+  readonly advertiseAddr?: string;
+  readonly listenAddr?: string;
+  readonly taskHistoryLimit?: number;
+}
+export interface SwarmInitResponse {
+  readonly nodeId: string;
+  readonly clusterId: string;
+}
+
+export interface SwarmLeaveRequest {
+  readonly force: boolean;
+}
+
+/** As `docker node inspect`'s ManagerStatus; null for a worker. */
+export interface ManagerStatus {
+  readonly leader: boolean;
+  readonly reachability: 'reachable' | 'unreachable' | 'unknown';
+  readonly addr: string;
+}
+
+/** A node as the control API shows it: the stored object plus what Raft knows of it. */
+export interface NodeView extends Node {
+  readonly managerStatus: ManagerStatus | null;
+}
+
+export interface NodeListResponse {
+  /** The id of the node that answered (the CLI marks it with `*`), '' outside a swarm. */
+  readonly self: string;
+  readonly nodes: readonly NodeView[];
+}
+
+export interface NodeRef {
+  /** An id, a unique id prefix, a hostname, or `self`. */
+  readonly node: string;
+}
+
+export interface NodeUpdateRequest extends NodeRef {
+  readonly availability?: NodeAvailability;
+  readonly labelAdd?: Readonly<Record<string, string>>;
+  readonly labelRm?: readonly string[];
+}
+
+export interface Info {
+  readonly swarm: 'inactive' | 'pending' | 'active' | 'error';
+  /** Why the swarm is not active: a restart still electing, or the error that stopped it. */
+  readonly message: string;
+  readonly nodeId: string;
+  readonly isManager: boolean;
+  readonly clusterId: string;
+  readonly cluster: Cluster | null;
+  readonly managers: number;
+  readonly nodes: number;
+  readonly raft: {
+    readonly term: number;
+    readonly leader: string | null;
+    readonly role: string;
+    readonly commit: number;
+    readonly applied: number;
+  } | null;
+  readonly advertiseAddr: string;
+  readonly listenAddr: string;
+  readonly dataDir: string;
+  readonly dockerHost: string;
+  readonly orcaVersion: string;
+}
+
+export type Empty = Record<string, never>;
+
+/** Every method: its request and response bodies. */
+export interface ControlMethods {
+  SwarmInit: { req: SwarmInitRequest; res: SwarmInitResponse };
+  SwarmLeave: { req: SwarmLeaveRequest; res: Empty };
+  Info: { req: Empty; res: Info };
+  NodeList: { req: Empty; res: NodeListResponse };
+  NodeInspect: { req: NodeRef; res: NodeView };
+  NodeUpdate: { req: NodeUpdateRequest; res: NodeView };
+}
+export type ControlMethod = keyof ControlMethods;
+
+export const controlMethods: readonly ControlMethod[] = [
+  'SwarmInit',
+  'SwarmLeave',
+  'Info',
+  'NodeList',
+  'NodeInspect',
+  'NodeUpdate',
+];
+
+export interface JsonMessage {
+  json: string;
+}
+
+/** The metadata key that carries orca's error code next to the gRPC status. */
+export const ORCA_CODE_KEY = 'orca-code';
+
+/** gRPC status for each orca error code; anything else is UNKNOWN. */
+export function grpcStatusFor(code: string): grpc.status {
+  switch (code) {
+    case 'ORCA_BAD_REQUEST':
+      return grpc.status.INVALID_ARGUMENT;
+    case 'ORCA_NOT_FOUND':
+      return grpc.status.NOT_FOUND;
+    case 'ORCA_CONFLICT':
+      return grpc.status.ABORTED;
+    case 'ORCA_EXISTS':
+    case 'ORCA_NAME_TAKEN':
+      return grpc.status.ALREADY_EXISTS;
+    case 'ORCA_NOT_LEADER':
+    case 'ORCA_PROPOSAL_DROPPED':
+    case 'ORCA_STOPPED':
+      return grpc.status.UNAVAILABLE;
+    case 'ORCA_PROPOSAL_UNKNOWN':
+      return grpc.status.DEADLINE_EXCEEDED;
+    default:
+      return code.startsWith('ORCA_SWARM') ? grpc.status.FAILED_PRECONDITION : grpc.status.UNKNOWN;
+  }
+}
+
+const packageDefinition = protoLoader.loadSync(
+  fileURLToPath(new URL('../../protos/control.proto', import.meta.url)),
+  { keepCase: true, longs: Number, defaults: true, arrays: true, oneofs: false },
+);
+
+const controlClientConstructor = (
+  grpc.loadPackageDefinition(packageDefinition) as unknown as {
+    orca: { control: { Control: grpc.ServiceClientConstructor } };
+  }
+).orca.control.Control;
+
+export const controlService: grpc.ServiceDefinition = controlClientConstructor.service;
+
+export type ControlUnaryMethod = (
+  req: JsonMessage,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: grpc.requestCallback<JsonMessage>,
+) => grpc.ClientUnaryCall;
+
+export type ControlClient = grpc.Client & Record<ControlMethod, ControlUnaryMethod>;
+
+export type ControlHandlers = Record<ControlMethod, grpc.handleUnaryCall<JsonMessage, JsonMessage>>;
+
+/** `target` as gRPC names it: `unix:///run/orca/orca.sock`. */
+export function createControlClient(target: string): ControlClient {
+  return new controlClientConstructor(target, grpc.credentials.createInsecure(), {
+    // One CLI command, one call: no reconnect loop to wait through when the daemon is absent.
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 100,
+  }) as unknown as ControlClient;
+}
+
+export function addControlService(server: grpc.Server, handlers: ControlHandlers): void {
+  server.addService(controlService, handlers);
+}

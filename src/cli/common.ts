@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { InvalidFlagsError } from '../errors.ts';
+import { resolveHost } from './control-client.ts';
+
+/** The daemon this command talks to, from the global -H/--host or ORCA_HOST. */
+export function hostOf(cmd: Command): string {
+  const { host } = cmd.optsWithGlobals() as { host?: string };
+  return resolveHost(host);
+}
+
+export type OutputFormat = 'table' | 'json';
+
+export function outputFormat(value: string | undefined, fallback: OutputFormat): OutputFormat {
+  const f = value ?? fallback;
+  if (f !== 'table' && f !== 'json') {
+    throw new InvalidFlagsError([`--format: "${f}" is not one of table, json`]);
+  }
+  return f;
+}
+
+/** For repeatable flags; no default, so that help does not print `(default: [])`. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

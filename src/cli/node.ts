@@ -1,0 +1,149 @@
+import type { Command } from 'commander';
+import type { NodeView } from '../api/control-wire.ts';
+import type { NodeAvailability } from '../api/objects.ts';
+import { InvalidFlagsError } from '../errors.ts';
+import { collect, hostOf, outputFormat } from './common.ts';
+import { callDaemon } from './control-client.ts';
+import { json, table, title } from './output.ts';
+
+const availabilities: readonly string[] = ['active', 'pause', 'drain'];
+
+function managerStatus(n: NodeView): string {
+  const m = n.managerStatus;
+  if (m === null) return '';
+  return m.leader ? 'Leader' : title(m.reachability);
+}
+
+export function formatNodeTable(self: string, nodes: readonly NodeView[]): string {
+  return table(
+    ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'],
+    nodes.map((n) => [
+      n.meta.id === self ? `${n.meta.id} *` : n.meta.id,
+      n.description.hostname,
+      title(n.status.state),
+      title(n.spec.availability),
+      managerStatus(n),
+      n.description.engine.version,
+    ]),
+  );
+}
+
+/** `--label-add k=v` (or `k`, an empty value, as Docker) and `--label-rm k`, every problem at once. */
+export function parseNodeUpdate(o: {
+  availability?: string;
+  labelAdd?: readonly string[];
+  labelRm?: readonly string[];
+}): { availability?: NodeAvailability; labelAdd: Record<string, string>; labelRm: string[] } {
+  const problems: string[] = [];
+  if (o.availability !== undefined && !availabilities.includes(o.availability)) {
+    problems.push(`--availability: "${o.availability}" is not one of ${availabilities.join(', ')}`);
+  }
+  const labelAdd: Record<string, string> = {};
+  for (const kv of o.labelAdd ?? []) {
+    const eq = kv.indexOf('=');
+    const key = eq < 0 ? kv : kv.slice(0, eq);
+    if (key.trim() === '' || /\s/.test(key)) {
+      problems.push(`--label-add: "${kv}" is not key=value (example: --label-add zone=east)`);
+      continue;
+    }
+    labelAdd[key] = eq < 0 ? '' : kv.slice(eq + 1);
+  }
+  const labelRm: string[] = [];
+  for (const k of o.labelRm ?? []) {
+    if (k.trim() === '' || k.includes('=')) {
+      problems.push(`--label-rm: "${k}" is not a label key (example: --label-rm zone)`);
+      continue;
+    }
+    if (k in labelAdd) problems.push(`--label-rm: "${k}" is also given to --label-add`);
+    labelRm.push(k);
+  }
+  if (problems.length > 0) throw new InvalidFlagsError(problems);
+  return {
+    ...(o.availability === undefined ? {} : { availability: o.availability as NodeAvailability }),
+    labelAdd,
+    labelRm,
+  };
+}
+
+export function addNodeCommands(program: Command): void {
+  const node = program
+    .command('node')
+    .description('manage the nodes of the swarm')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca node ls
+  orca node update --availability drain worker-1`,
+    );
+
+  node
+    .command('ls')
+    .alias('list')
+    .description('list the nodes of the swarm (the node answering is marked with *)')
+    .option('-q, --quiet', 'print the ids only')
+    .option('--format <format>', 'table or json (one JSON array of nodes)', 'table')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca node ls
+  orca node ls -q
+  orca node ls --format json | jq -r '.[].description.hostname'`,
+    )
+    .action(async (o: { quiet?: boolean; format?: string }, cmd: Command) => {
+      const format = outputFormat(o.format, 'table');
+      const { self, nodes } = await callDaemon(hostOf(cmd), 'NodeList', {});
+      if (o.quiet === true) {
+        process.stdout.write(nodes.map((n) => `${n.meta.id}\n`).join(''));
+      } else if (format === 'json') {
+        process.stdout.write(json(nodes));
+      } else {
+        process.stdout.write(formatNodeTable(self, nodes));
+      }
+    });
+
+  node
+    .command('inspect')
+    .description('show nodes as JSON (an array, as docker node inspect)')
+    .argument('<node...>', 'id, unique id prefix, hostname, or self')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca node inspect self
+  orca node inspect worker-1 | jq '.[0].spec.availability'`,
+    )
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const host = hostOf(cmd);
+      const out: NodeView[] = [];
+      for (const ref of refs) out.push(await callDaemon(host, 'NodeInspect', { node: ref }));
+      process.stdout.write(json(out));
+    });
+
+  node
+    .command('update')
+    .description("change a node's availability or labels")
+    .argument('<node>', 'id, unique id prefix, hostname, or self')
+    .option('--availability <state>', 'active, pause (no new tasks) or drain (move tasks away)')
+    .option('--label-add <key=value>', 'add or change a node label (repeatable)', collect)
+    .option('--label-rm <key>', 'remove a node label (repeatable)', collect)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca node update --availability drain worker-1
+  orca node update --label-add zone=east --label-add ssd self`,
+    )
+    .action(
+      async (
+        ref: string,
+        o: { availability?: string; labelAdd?: string[]; labelRm?: string[] },
+        cmd: Command,
+      ) => {
+        const update = parseNodeUpdate(o);
+        const updated = await callDaemon(hostOf(cmd), 'NodeUpdate', { node: ref, ...update });
+        process.stdout.write(`${updated.meta.id}\n`);
+      },
+    );
+}

@@ -1,0 +1,529 @@
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type {
+  Info,
+  ManagerStatus,
+  NodeListResponse,
+  NodeUpdateRequest,
+  NodeView,
+  SwarmInitRequest,
+  SwarmInitResponse,
+} from '../api/control-wire.ts';
+import type { Node, NodeAvailability, NodeDescription } from '../api/objects.ts';
+import { NotLeaderError, OrcaError, ProposalUnknownError, StoreConflictError } from '../errors.ts';
+import { RaftNode } from '../raft/node.ts';
+import { newId, Store } from '../store/index.ts';
+import {
+  badFlag,
+  DEFAULT_CLUSTER_PORT,
+  formatHostPort,
+  parseHostPort,
+  resolveAdvertise,
+} from './addr.ts';
+import type { Logger } from './logger.ts';
+
+/** Written once at `swarm init`: who this member is, so that a restart resumes the same member. */
+interface SwarmIdentity {
+  readonly version: 1;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly listenAddr: string;
+  readonly advertiseAddr: string;
+  /** Only for the Cluster object, which a restart re-creates if a crash lost it. */
+  readonly taskHistoryLimit: number;
+}
+
+export interface SwarmOptions {
+  readonly dataDir: string;
+  /** Defaults for `swarm init`, from the daemon's flags. */
+  readonly listenAddr: string;
+  readonly advertiseAddr?: string;
+  readonly dockerHost: string;
+  readonly logger: Logger;
+  readonly tickMs?: number;
+  /** How long a request waits for a restarting member to elect a leader (default 10 s). */
+  readonly readyTimeoutMs?: number;
+  readonly describeHost: () => Promise<NodeDescription>;
+}
+
+interface Member {
+  readonly identity: SwarmIdentity;
+  readonly node: RaftNode;
+  readonly store: Store;
+}
+
+export const DEFAULT_TASK_HISTORY_LIMIT = 5;
+export const DEFAULT_DISPATCHER_HEARTBEAT_MS = 5000;
+const availabilities: readonly NodeAvailability[] = ['active', 'pause', 'drain'];
+
+function swarmError(code: string, message: string): OrcaError {
+  return new OrcaError(code, message);
+}
+
+const notInSwarm = () =>
+  swarmError(
+    'ORCA_SWARM_INACTIVE',
+    'this node is not part of a swarm; create one with: orca swarm init',
+  );
+
+/**
+ * This daemon's membership of a swarm: nothing before `swarm init`; after it, a Raft member whose
+ * state machine is the cluster store, resumed from the data dir on every start. Everything the
+ * control API does to the cluster goes through here.
+ */
+export class Swarm {
+  private readonly opts: SwarmOptions;
+  private readonly log: Logger;
+  private state: Info['swarm'] = 'inactive';
+  private message = '';
+  private member: Member | null = null;
+  /** The pending resume or init; requests that need the swarm wait on it. */
+  private starting: Promise<void> | null = null;
+  /** init and leave change what the data dir holds: one at a time. */
+  private changing = false;
+  private closed = false;
+
+  constructor(opts: SwarmOptions) {
+    this.opts = opts;
+    this.log = opts.logger;
+  }
+
+  private get identityFile(): string {
+    return path.join(this.opts.dataDir, 'swarm.json');
+  }
+
+  private get raftDir(): string {
+    return path.join(this.opts.dataDir, 'raft');
+  }
+
+  /** Resumes the member a previous run created, in the background; the daemon serves meanwhile. */
+  async open(): Promise<void> {
+    const identity = await this.readIdentity();
+    if (identity === null) return;
+    this.state = 'pending';
+    this.message = 'restarting the Raft member and waiting for a leader';
+    this.starting = this.startMember(identity, false).then(
+      () => {
+        this.state = 'active';
+        this.message = '';
+      },
+      (err: unknown) => {
+        if (this.closed) return;
+        this.state = 'error';
+        this.message = err instanceof Error ? err.message : String(err);
+        this.log.error({ err }, 'could not resume the swarm member; restart the daemon');
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.starting?.catch(() => {});
+    const m = this.member;
+    this.member = null;
+    if (m !== null) await m.node.stop();
+  }
+
+  // ---- swarm init / leave --------------------------------------------------------------------
+
+  async init(req: SwarmInitRequest): Promise<SwarmInitResponse> {
+    if (this.state !== 'inactive') {
+      throw swarmError(
+        'ORCA_SWARM_ACTIVE',
+        'this node is already part of a swarm; use "orca swarm leave" to leave this swarm and join another one',
+      );
+    }
+    const limit = req.taskHistoryLimit ?? DEFAULT_TASK_HISTORY_LIMIT;
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw badFlag(`--task-history-limit: "${limit}" is not a whole number of 0 or more`);
+    }
+    const listen = parseHostPort(
+      req.listenAddr ?? this.opts.listenAddr,
+      '--listen-addr',
+      DEFAULT_CLUSTER_PORT,
+    );
+    const advertise = resolveAdvertise(
+      listen,
+      req.advertiseAddr ?? this.opts.advertiseAddr,
+      '--advertise-addr',
+    );
+    if (advertise.port === 0) {
+      throw badFlag('--advertise-addr: give the port other members dial (the listen port is 0)');
+    }
+    this.enterChange();
+    const identity: SwarmIdentity = {
+      version: 1,
+      clusterId: newId(),
+      nodeId: newId(),
+      listenAddr: formatHostPort(listen),
+      advertiseAddr: formatHostPort(advertise),
+      taskHistoryLimit: limit,
+    };
+    try {
+      // The identity goes to disk first: a crash after it leaves a member that the next start
+      // resumes (and completes the objects of); a crash before it leaves nothing.
+      await this.writeIdentity(identity);
+      this.state = 'pending';
+      await this.startMember(identity, true);
+      this.state = 'active';
+      this.log.info(
+        {
+          nodeId: identity.nodeId,
+          clusterId: identity.clusterId,
+          advertise: identity.advertiseAddr,
+        },
+        'swarm initialized',
+      );
+      return { nodeId: identity.nodeId, clusterId: identity.clusterId };
+    } catch (err) {
+      await this.discard();
+      throw err;
+    } finally {
+      this.changing = false;
+    }
+  }
+
+  async leave(force: boolean): Promise<void> {
+    if (this.state === 'inactive') throw notInSwarm();
+    if (!force) {
+      throw swarmError(
+        'ORCA_SWARM_MANAGER_LEAVE',
+        'this node is a manager: leaving the swarm removes its copy of the cluster state, and ' +
+          'removing the last manager erases the swarm; use "orca swarm leave --force" to leave anyway',
+      );
+    }
+    this.enterChange();
+    try {
+      await this.starting?.catch(() => {});
+      await this.discard();
+      this.log.info({}, 'left the swarm');
+    } finally {
+      this.changing = false;
+    }
+  }
+
+  private enterChange(): void {
+    if (this.changing) {
+      throw swarmError('ORCA_SWARM_BUSY', 'a swarm init or leave is already in progress');
+    }
+    this.changing = true;
+  }
+
+  /** Stops the member and removes the swarm state from the data dir. */
+  private async discard(): Promise<void> {
+    const m = this.member;
+    this.member = null;
+    this.starting = null;
+    if (m !== null) await m.node.stop().catch(() => {});
+    await rm(this.identityFile, { force: true });
+    await rm(this.raftDir, { recursive: true, force: true });
+    this.state = 'inactive';
+    this.message = '';
+  }
+
+  private async startMember(identity: SwarmIdentity, fresh: boolean): Promise<void> {
+    let raft: RaftNode | null = null;
+    const store = new Store({
+      proposer: {
+        propose: (command) => {
+          if (raft === null) throw new OrcaError('ORCA_STOPPED', 'the Raft member is not started');
+          return raft.propose(command);
+        },
+      },
+    });
+    raft = await RaftNode.start({
+      id: identity.nodeId,
+      clusterId: identity.clusterId,
+      dataDir: this.raftDir,
+      listenAddr: identity.listenAddr,
+      // Ignored once the data dir holds a log, so a resume passes it unchanged.
+      initialCluster: [{ id: identity.nodeId, addr: identity.advertiseAddr }],
+      ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),
+      machine: store,
+      logger: this.log.child({ part: 'raft' }),
+    });
+    const node = raft;
+    this.member = { identity, node, store };
+    try {
+      await this.waitForLeader(node);
+      await this.reconcileObjects(this.member, fresh);
+    } catch (err) {
+      this.member = null;
+      await node.stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Waits until this member can serve a linearizable read: a leader is known to the driver and
+   * entries committed before a restart are applied (which needs this term's first commit).
+   */
+  private async waitForLeader(node: RaftNode): Promise<void> {
+    for (;;) {
+      if (this.closed) throw new OrcaError('ORCA_STOPPED', 'the daemon is stopping');
+      try {
+        await node.linearizableBarrier();
+        return;
+      } catch (err) {
+        if (!(err instanceof NotLeaderError || err instanceof ProposalUnknownError)) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /**
+   * Writes the Cluster object if missing and this node's Node object: created at init, and on
+   * every start its description and status brought up to date (the hostname, the engine version
+   * and the address may have changed while it was down). Its spec, which users own, is kept.
+   */
+  private async reconcileObjects(m: Member, fresh: boolean): Promise<void> {
+    const description = await this.opts.describeHost();
+    const status = { state: 'ready', message: '', addr: hostOf(m.identity.advertiseAddr) } as const;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await m.store.update((tx) => {
+          if (tx.clusters.get(m.identity.clusterId) === undefined) {
+            tx.clusters.create(
+              {
+                spec: {
+                  name: 'default',
+                  taskHistoryLimit: m.identity.taskHistoryLimit,
+                  dispatcherHeartbeatMs: DEFAULT_DISPATCHER_HEARTBEAT_MS,
+                },
+              },
+              { id: m.identity.clusterId },
+            );
+          }
+          const existing = tx.nodes.get(m.identity.nodeId);
+          if (existing === undefined) {
+            tx.nodes.create(
+              {
+                spec: { role: 'manager', availability: 'active', labels: {} },
+                description,
+                status,
+              },
+              { id: m.identity.nodeId },
+            );
+          } else if (
+            JSON.stringify([existing.description, existing.status]) !==
+            JSON.stringify([description, status])
+          ) {
+            tx.nodes.update({ ...existing, description, status });
+          }
+        });
+        if (fresh) this.log.debug({}, 'created the cluster and node objects');
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  // ---- reads and node updates ----------------------------------------------------------------
+
+  /** The active member, once a resume in progress is done; refuses outside a swarm. */
+  private async active(): Promise<Member> {
+    if (this.starting !== null && this.state === 'pending') {
+      const timeoutMs = this.opts.readyTimeoutMs ?? 10_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.starting,
+        new Promise((r) => {
+          timer = setTimeout(r, timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    }
+    if (this.state === 'pending') {
+      throw swarmError(
+        'ORCA_SWARM_PENDING',
+        'the swarm member is still starting (no Raft leader yet); retry shortly',
+      );
+    }
+    if (this.state === 'error') {
+      throw swarmError('ORCA_SWARM_ERROR', `the swarm member failed to start: ${this.message}`);
+    }
+    if (this.member === null) throw notInSwarm();
+    return this.member;
+  }
+
+  async info(): Promise<Omit<Info, 'dataDir' | 'dockerHost' | 'orcaVersion'>> {
+    const m = this.member;
+    const identity = m?.identity ?? (this.state === 'inactive' ? null : await this.readIdentity());
+    const base = {
+      swarm: this.state,
+      message: this.message,
+      nodeId: identity?.nodeId ?? '',
+      isManager: identity !== null,
+      clusterId: identity?.clusterId ?? '',
+      advertiseAddr: identity?.advertiseAddr ?? '',
+      listenAddr: identity?.listenAddr ?? this.opts.listenAddr,
+    };
+    if (m === null || this.state !== 'active') {
+      return { ...base, cluster: null, managers: 0, nodes: 0, raft: null };
+    }
+    const s = m.node.status();
+    const { cluster, nodes } = m.store.view((tx) => ({
+      cluster: tx.clusters.get(m.identity.clusterId) ?? null,
+      nodes: tx.nodes.all(),
+    }));
+    return {
+      ...base,
+      cluster,
+      managers: nodes.filter((n) => n.spec.role === 'manager').length,
+      nodes: nodes.length,
+      raft: { term: s.term, leader: s.leader, role: s.role, commit: s.commit, applied: s.applied },
+    };
+  }
+
+  async nodeList(): Promise<NodeListResponse> {
+    const m = await this.active();
+    await m.node.linearizableBarrier();
+    const nodes = m.store
+      .view((tx) => tx.nodes.all())
+      .map((n) => this.view(m, n))
+      .sort(
+        (a, b) =>
+          a.description.hostname.localeCompare(b.description.hostname) ||
+          a.meta.id.localeCompare(b.meta.id),
+      );
+    return { self: m.identity.nodeId, nodes };
+  }
+
+  async nodeInspect(ref: string): Promise<NodeView> {
+    const m = await this.active();
+    await m.node.linearizableBarrier();
+    return this.view(m, this.resolve(m, ref));
+  }
+
+  async nodeUpdate(req: NodeUpdateRequest): Promise<NodeView> {
+    const problems: string[] = [];
+    if (req.availability !== undefined && !availabilities.includes(req.availability)) {
+      problems.push(
+        `availability: "${String(req.availability)}" is not one of ${availabilities.join(', ')}`,
+      );
+    }
+    const add = req.labelAdd ?? {};
+    if (typeof add !== 'object' || add === null || Array.isArray(add)) {
+      problems.push('labelAdd: must be an object of label keys to values');
+    } else {
+      for (const [k, v] of Object.entries(add)) {
+        if (k === '' || typeof v !== 'string') {
+          problems.push(`labelAdd: "${k}" needs a non-empty key and a string value`);
+        }
+      }
+    }
+    const rm = req.labelRm ?? [];
+    if (!Array.isArray(rm) || rm.some((k) => typeof k !== 'string' || k === '')) {
+      problems.push('labelRm: must be a list of non-empty label keys');
+    }
+    if (problems.length > 0) throw badFlag(problems.join('; '));
+    const m = await this.active();
+    await m.node.linearizableBarrier();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { value } = await m.store.update((tx) => {
+          const n = this.resolve(m, req.node, tx.nodes.all());
+          const labels: Record<string, string> = { ...n.spec.labels };
+          for (const k of rm) {
+            if (!(k in labels)) {
+              // As Docker: removing a label the node does not carry is an error, not a no-op.
+              throw badFlag(`--label-rm: node ${n.meta.id} has no label "${k}"`);
+            }
+            delete labels[k];
+          }
+          Object.assign(labels, add);
+          return tx.nodes.update({
+            ...n,
+            spec: { ...n.spec, availability: req.availability ?? n.spec.availability, labels },
+          }).meta.id;
+        });
+        const updated = m.store.view((tx) => tx.nodes.get(value));
+        if (updated === undefined) throw new OrcaError('ORCA_NOT_FOUND', `node ${value} not found`);
+        return this.view(m, updated);
+      } catch (err) {
+        // The update is "set these fields", not "based on version N": a concurrent write to
+        // another field is no reason to refuse it.
+        if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  /** As Docker: `self`, a full id, a hostname, then a unique id prefix. */
+  private resolve(m: Member, ref: string, nodes?: readonly Node[]): Node {
+    if (typeof ref !== 'string' || ref === '') throw badFlag('NODE: give a node id or hostname');
+    const all = nodes ?? m.store.view((tx) => tx.nodes.all());
+    const id = ref === 'self' ? m.identity.nodeId : ref;
+    const byId = all.find((n) => n.meta.id === id);
+    if (byId !== undefined) return byId;
+    const byName = all.filter((n) => n.description.hostname === ref);
+    const byPrefix = all.filter((n) => n.meta.id.startsWith(ref));
+    const matches = byName.length > 0 ? byName : byPrefix;
+    if (matches.length === 1) return matches[0] as Node;
+    if (matches.length === 0) throw new OrcaError('ORCA_NOT_FOUND', `node ${ref} not found`);
+    throw badFlag(
+      `node ${ref} is ambiguous (${matches.length} matches: ${matches.map((n) => n.meta.id).join(', ')}); give more of the id`,
+    );
+  }
+
+  private view(m: Member, n: Node): NodeView {
+    let managerStatus: ManagerStatus | null = null;
+    if (n.spec.role === 'manager') {
+      const s = m.node.status();
+      const addr = s.members[n.meta.id];
+      managerStatus = {
+        leader: s.leader === n.meta.id,
+        // Reachability of other managers needs the transport's view of its peers: later.
+        reachability: n.meta.id === m.identity.nodeId ? 'reachable' : 'unknown',
+        addr: addr ?? '',
+      };
+    }
+    // meta first, as Docker's inspect output starts with the ID.
+    const { meta, ...rest } = n;
+    return { meta, ...rest, managerStatus };
+  }
+
+  // ---- the identity file ---------------------------------------------------------------------
+
+  private async readIdentity(): Promise<SwarmIdentity | null> {
+    let text: string;
+    try {
+      text = await readFile(this.identityFile, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const id = JSON.parse(text) as SwarmIdentity;
+    if (id.version !== 1) {
+      throw new OrcaError(
+        'ORCA_DATA_DIR',
+        `${this.identityFile} was written by a newer orca (layout ${String(id.version)})`,
+      );
+    }
+    return id;
+  }
+
+  /** Written whole or not at all: a temp file, fsync'd, renamed over, and the dir fsync'd. */
+  private async writeIdentity(identity: SwarmIdentity): Promise<void> {
+    await mkdir(this.opts.dataDir, { recursive: true });
+    const tmp = `${this.identityFile}.tmp`;
+    const f = await open(tmp, 'w', 0o600);
+    try {
+      await f.writeFile(`${JSON.stringify(identity, null, 2)}\n`);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+    await rename(tmp, this.identityFile);
+    const dir = await open(this.opts.dataDir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}
+
+function hostOf(addr: string): string {
+  const i = addr.lastIndexOf(':');
+  return i < 0 ? addr : addr.slice(0, i).replace(/^\[|\]$/g, '');
+}

@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Info, NodeView } from '../../src/api/control-wire.ts';
+import { waitFor } from '../support/wait.ts';
+
+const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
+const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-daemon-'));
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const p of running) p.kill('SIGKILL');
+  rmSync(tempRoot, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
+    });
+  });
+}
+
+interface Daemon {
+  readonly dataDir: string;
+  readonly socket: string;
+  readonly host: string;
+  readonly listen: string;
+  proc: ChildProcess | null;
+  stderr: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function newDaemon(name: string): Promise<Daemon> {
+  const dir = path.join(tempRoot, name);
+  const socket = path.join(dir, 'run', 'orca.sock');
+  return {
+    dataDir: path.join(dir, 'data'),
+    socket,
+    host: `unix://${socket}`,
+    listen: `127.0.0.1:${await freePort()}`,
+    proc: null,
+    stderr: '',
+    exited: Promise.resolve({ code: null, signal: null }),
+  };
+}
+
+/** Starts `orca daemon` and resolves once it logged that it serves its socket. */
+async function start(d: Daemon, extra: string[] = []): Promise<void> {
+  const proc = spawn(
+    process.execPath,
+    [
+      orcaBin,
+      'daemon',
+      '--data-dir',
+      d.dataDir,
+      '--socket',
+      d.socket,
+      '--listen-addr',
+      d.listen,
+      '--docker-host',
+      // Nothing answers there: the engine version is '' and nothing waits on it.
+      `unix://${path.join(tempRoot, 'no-docker.sock')}`,
+      '--log-format',
+      'json',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  running.add(proc);
+  d.proc = proc;
+  d.stderr = '';
+  proc.stderr?.on('data', (c: Buffer) => {
+    d.stderr += c.toString('utf8');
+  });
+  d.exited = new Promise((resolve) =>
+    proc.once('exit', (code, signal) => {
+      running.delete(proc);
+      resolve({ code, signal });
+    }),
+  );
+  await waitFor(
+    () => {
+      if (proc.exitCode !== null) throw new Error(`daemon exited: ${d.stderr}`);
+      return d.stderr.includes('"msg":"orca daemon started"');
+    },
+    { what: `daemon ${d.socket} started` },
+  );
+}
+
+async function stop(d: Daemon, signal: NodeJS.Signals) {
+  d.proc?.kill(signal);
+  const result = await d.exited;
+  d.proc = null;
+  return result;
+}
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function orca(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [orcaBin, ...args], {
+      env: { ...process.env, ORCA_HOST: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    proc.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    proc.once('error', reject);
+    proc.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `orca -H <daemon> ...`, which must succeed. */
+async function ok(d: Daemon, ...args: string[]): Promise<string> {
+  const r = await orca(['-H', d.host, ...args]);
+  assert.equal(r.code, 0, `orca ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+async function nodes(d: Daemon): Promise<NodeView[]> {
+  return JSON.parse(await ok(d, 'node', 'ls', '--format', 'json')) as NodeView[];
+}
+
+describe('orca daemon with the swarm and node commands', () => {
+  it('inits a one-manager swarm, updates its node, and keeps it across kill -9', async () => {
+    const d = await newDaemon('a');
+    await start(d);
+    assert.equal(statSync(d.socket).mode & 0o777, 0o660);
+
+    const before = JSON.parse(await ok(d, 'info', '--format', 'json')) as Info;
+    assert.equal(before.swarm, 'inactive');
+    assert.match(await ok(d, 'info'), /^Swarm: inactive$/m);
+    const notYet = await orca(['-H', d.host, 'node', 'ls']);
+    assert.equal(notYet.code, 1);
+    assert.match(notYet.stderr, /not part of a swarm.*orca swarm init/);
+
+    const init = await ok(d, 'swarm', 'init', '--task-history-limit', '7');
+    const nodeId = /current node \(([0-9a-z]{25})\) is now a manager/.exec(init)?.[1];
+    assert.ok(nodeId, init);
+
+    const [again, table, quiet, info] = await Promise.all([
+      orca(['-H', d.host, 'swarm', 'init']),
+      ok(d, 'node', 'ls'),
+      ok(d, 'node', 'ls', '-q'),
+      ok(d, 'info', '--format', 'json'),
+    ]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already part of a swarm/);
+    const lines = table.trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS/);
+    assert.equal(lines.length, 2);
+    assert.match(lines[1] ?? '', new RegExp(`^${nodeId} \\*\\s+\\S+\\s+Ready\\s+Active\\s+Leader`));
+    assert.equal(quiet, `${nodeId}\n`);
+    const i = JSON.parse(info) as Info;
+    assert.equal(i.swarm, 'active');
+    assert.equal(i.nodeId, nodeId);
+    assert.equal(i.managers, 1);
+    assert.equal(i.raft?.leader, nodeId);
+    assert.equal(i.cluster?.spec.taskHistoryLimit, 7);
+    assert.equal(i.cluster?.spec.dispatcherHeartbeatMs, 5000);
+    assert.equal(i.advertiseAddr, d.listen);
+
+    const [n] = await nodes(d);
+    assert.equal(n?.spec.role, 'manager');
+    assert.equal(n?.status.state, 'ready');
+    assert.equal(n?.status.addr, '127.0.0.1');
+    assert.equal(n?.description.engine.version, '');
+    assert.ok((n?.description.resources.nanoCpus ?? 0) >= 1e9);
+    assert.equal(n?.managerStatus?.leader, true);
+
+    // Bad input names the flag, exits 2 and changes nothing.
+    const bad = await orca(['-H', d.host, 'node', 'update', '--availability', 'nope', nodeId]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^orca: --availability: "nope" is not one of active, pause, drain\n$/);
+    const badLabel = await orca(['-H', d.host, 'node', 'update', '--label-add', '=x', nodeId]);
+    assert.equal(badLabel.code, 2);
+    assert.match(badLabel.stderr, /--label-add: "=x"/);
+    assert.deepEqual(await nodes(d), [n]);
+
+    assert.equal(
+      await ok(d, 'node', 'update', '--availability', 'drain', '--label-add', 'zone=east', 'self'),
+      `${nodeId}\n`,
+    );
+    // An id prefix and the hostname name the node too.
+    const [byPrefix] = JSON.parse(await ok(d, 'node', 'inspect', nodeId.slice(0, 6))) as NodeView[];
+    assert.equal(byPrefix?.spec.availability, 'drain');
+    assert.deepEqual(byPrefix?.spec.labels, { zone: 'east' });
+    const [byName] = JSON.parse(
+      await ok(d, 'node', 'inspect', n?.description.hostname ?? ''),
+    ) as NodeView[];
+    assert.equal(byName?.meta.id, nodeId);
+    const missing = await orca(['-H', d.host, 'node', 'inspect', 'no-such-node']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /node no-such-node not found/);
+
+    // kill -9, then a restart on the same data dir: the state comes back from the Raft log.
+    assert.equal((await stop(d, 'SIGKILL')).signal, 'SIGKILL');
+    assert.ok(existsSync(d.socket), 'a killed daemon leaves its socket behind');
+    await start(d);
+    const restored = await nodes(d);
+    assert.equal(restored.length, 1);
+    assert.equal(restored[0]?.meta.id, nodeId);
+    assert.equal(restored[0]?.spec.availability, 'drain');
+    assert.deepEqual(restored[0]?.spec.labels, { zone: 'east' });
+    assert.match(await ok(d, 'node', 'ls'), new RegExp(`${nodeId} \\*.*Drain\\s+Leader`));
+
+    // A manager leaves only with --force; then the swarm is gone and can be made anew.
+    const leave = await orca(['-H', d.host, 'swarm', 'leave']);
+    assert.equal(leave.code, 1);
+    assert.match(leave.stderr, /--force/);
+    assert.equal(await ok(d, 'swarm', 'leave', '--force'), 'Node left the swarm.\n');
+    assert.equal((JSON.parse(await ok(d, 'info', '--format', 'json')) as Info).swarm, 'inactive');
+    assert.ok(!existsSync(path.join(d.dataDir, 'raft')));
+
+    const { code, signal } = await stop(d, 'SIGTERM');
+    assert.deepEqual({ code, signal }, { code: 0, signal: null });
+    assert.ok(!existsSync(d.socket), 'SIGTERM removes the socket');
+  });
+
+  it('runs two daemons side by side and refuses a second one on a live socket or data dir', async () => {
+    const [a, b] = await Promise.all([newDaemon('pair-a'), newDaemon('pair-b')]);
+    await Promise.all([start(a), start(b)]);
+    try {
+      await Promise.all([ok(a, 'swarm', 'init'), ok(b, 'swarm', 'init')]);
+      const [ia, ib] = (
+        await Promise.all([ok(a, 'info', '--format', 'json'), ok(b, 'info', '--format', 'json')])
+      ).map((t) => JSON.parse(t) as Info);
+      assert.notEqual(ia?.clusterId, ib?.clusterId);
+      assert.equal((await nodes(a)).length, 1);
+      assert.equal((await nodes(b)).length, 1);
+
+      const intruder = await newDaemon('intruder');
+      const onSocket = await orca([
+        'daemon',
+        '--data-dir',
+        intruder.dataDir,
+        '--socket',
+        a.socket,
+        '--listen-addr',
+        intruder.listen,
+      ]);
+      assert.equal(onSocket.code, 1);
+      assert.match(onSocket.stderr, /another orca daemon is listening there/);
+      const onDataDir = await orca([
+        'daemon',
+        '--data-dir',
+        a.dataDir,
+        '--socket',
+        intruder.socket,
+        '--listen-addr',
+        intruder.listen,
+      ]);
+      assert.equal(onDataDir.code, 1);
+      assert.match(onDataDir.stderr, /is in use by another orca daemon/);
+
+      // SIGHUP does not stop the daemon (its default action would).
+      a.proc?.kill('SIGHUP');
+      await waitFor(() => a.stderr.includes('SIGHUP'), { what: 'SIGHUP logged' });
+      assert.equal((await nodes(a)).length, 1);
+    } finally {
+      await Promise.all([stop(a, 'SIGTERM'), stop(b, 'SIGTERM')]);
+    }
+  });
+
+  it('says in one line that no daemon answers, from -H or ORCA_HOST', async () => {
+    const host = `unix://${path.join(tempRoot, 'nobody', 'orca.sock')}`;
+    const viaFlag = await orca(['-H', host, 'node', 'ls']);
+    assert.equal(viaFlag.code, 1);
+    assert.equal(
+      viaFlag.stderr,
+      `orca: cannot reach the orca daemon at ${host}: is it running? start it with: orca daemon\n`,
+    );
+    const viaEnv = await orca(['info'], { ORCA_HOST: host });
+    assert.equal(viaEnv.code, 1);
+    assert.equal(viaEnv.stderr, viaFlag.stderr);
+    const badHost = await orca(['-H', 'tcp://1.2.3.4:1', 'info']);
+    assert.equal(badHost.code, 2);
+    assert.match(badHost.stderr, /-H\/--host: "tcp:\/\/1.2.3.4:1"/);
+  });
+});
