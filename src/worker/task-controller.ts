@@ -1,0 +1,257 @@
+// Drives one task toward its desired state, one state per call, after swarmkit's exec.Do: the
+// decision is a pure function of the task and its last status (`decide`, `observe`), and a step
+// makes at most one Runtime call for it. The controller may be recreated at any point (a daemon
+// restart): everything it needs to go on is in the task and its status (`containerId` included),
+// apart from the count of consecutive temporary failures and whether the container was removed.
+
+import { type Task, type TaskState, type TaskStatus, taskStates } from '../api/objects.ts';
+import { ImageUnavailableError, RuntimeError } from '../errors.ts';
+import type { ContainerGone, ContainerInfo, Runtime, RuntimeTask } from './runtime.ts';
+
+/**
+ * A task as the worker receives it: the stored Task and the name of its service, which the
+ * container is named after (Swarm's `<service>.<slot>.<task>`).
+ */
+export interface AssignedTask extends Task {
+  readonly serviceName: string;
+}
+
+/** What the next step does: at most one Runtime call, or none. */
+export type Action =
+  /** Nothing can move the task forward until something outside changes. */
+  | { readonly kind: 'idle' }
+  /** A transition without a Runtime call. */
+  | { readonly kind: 'advance'; readonly state: TaskState; readonly message: string }
+  | { readonly kind: 'ensureImage'; readonly image: string }
+  | { readonly kind: 'create' }
+  | { readonly kind: 'start'; readonly containerId: string }
+  /** The container runs: look at it (on an event or a poll), nothing to do otherwise. */
+  | { readonly kind: 'watch'; readonly containerId: string }
+  | {
+      readonly kind: 'stop';
+      readonly containerId: string;
+      readonly graceMs: number;
+      readonly signal?: string;
+    }
+  | { readonly kind: 'remove'; readonly containerId: string };
+
+export const rank = (state: TaskState): number => taskStates.indexOf(state);
+
+/** complete and everything after it: the task's process will not run (again). */
+export const isTerminal = (state: TaskState): boolean => rank(state) >= rank('complete');
+
+/** Desired shutdown, remove (or any later state): the task must not run. */
+const mustStop = (task: Task): boolean => rank(task.desiredState) >= rank('shutdown');
+
+/**
+ * The next action for a task in `status`. `removed`: this worker already removed the task's
+ * container (a fact the status does not carry).
+ */
+export function decide(task: Task, status: TaskStatus, removed = false): Action {
+  const id = status.containerId;
+  if (mustStop(task)) {
+    if (!isTerminal(status.state)) {
+      if (id === undefined) return { kind: 'advance', state: 'shutdown', message: 'shutdown' };
+      const { stopGracePeriodMs, stopSignal } = task.spec.container;
+      return stopSignal === undefined
+        ? { kind: 'stop', containerId: id, graceMs: stopGracePeriodMs }
+        : { kind: 'stop', containerId: id, graceMs: stopGracePeriodMs, signal: stopSignal };
+    }
+    if (task.desiredState === 'remove' && id !== undefined && !removed) {
+      return { kind: 'remove', containerId: id };
+    }
+    return { kind: 'idle' };
+  }
+  switch (status.state) {
+    case 'new':
+    case 'pending':
+    case 'assigned':
+      return { kind: 'advance', state: 'accepted', message: 'accepted' };
+    case 'accepted':
+      return { kind: 'advance', state: 'preparing', message: 'preparing' };
+    case 'preparing':
+      return { kind: 'ensureImage', image: task.spec.container.image };
+    case 'starting':
+      return id === undefined ? { kind: 'create' } : { kind: 'start', containerId: id };
+    case 'running':
+      return id === undefined
+        ? { kind: 'advance', state: 'failed', message: 'task: container removed' }
+        : { kind: 'watch', containerId: id };
+    default:
+      return { kind: 'idle' };
+  }
+}
+
+/** What an inspect of a running task's container means for its status. */
+export function observe(
+  status: TaskStatus,
+  info: ContainerInfo | ContainerGone,
+  now: Date,
+): TaskStatus {
+  if (info.gone) return fail(status, 'task: container removed', now);
+  if (info.state === 'exited' || info.state === 'dead') {
+    const code = info.exitCode ?? -1;
+    if (code === 0) {
+      return {
+        ...status,
+        state: 'complete',
+        message: 'finished',
+        exitCode: 0,
+        timestamp: iso(now),
+      };
+    }
+    let message = `task: non-zero exit (${code})`;
+    if (info.oomKilled) message += ': out of memory';
+    else if (info.error) message += `: ${info.error}`;
+    return { ...fail(status, message, now), exitCode: code };
+  }
+  if (info.health === 'unhealthy') return fail(status, 'task: unhealthy container', now);
+  if (info.health !== null && info.health !== status.health) {
+    // Same state: the timestamp stays the time the task started running.
+    return { ...status, health: info.health };
+  }
+  return status;
+}
+
+/**
+ * The status a container found on the node (after a restart) implies: a created container is
+ * being started, any other has been started and is watched from now on (an exited one is then
+ * seen as complete or failed by the next step). Never moves the status backwards.
+ */
+export function recover(
+  status: TaskStatus,
+  info: Pick<ContainerInfo, 'id' | 'state'>,
+  now: Date,
+): TaskStatus {
+  const target: TaskState = info.state === 'created' ? 'starting' : 'running';
+  if (rank(status.state) >= rank(target)) {
+    return status.containerId === undefined ? { ...status, containerId: info.id } : status;
+  }
+  return {
+    state: target,
+    message: target === 'running' ? 'started' : 'created',
+    timestamp: iso(now),
+    containerId: info.id,
+  };
+}
+
+/** `next` if it is not behind `current` in taskStates order, else `current`. */
+export function forward(current: TaskStatus, next: TaskStatus): TaskStatus {
+  return rank(next.state) >= rank(current.state) ? next : current;
+}
+
+export function runtimeTask(task: AssignedTask): RuntimeTask {
+  return {
+    id: task.meta.id,
+    serviceId: task.serviceId,
+    serviceName: task.serviceName,
+    slot: task.slot,
+    nodeId: task.nodeId,
+    spec: task.spec.container,
+    resources: task.spec.resources,
+  };
+}
+
+export interface TaskControllerOptions {
+  readonly runtime: Runtime;
+  readonly clock?: () => Date;
+  /**
+   * Consecutive temporary failures of one step before it counts as fatal (default 5): Docker
+   * reports some spec errors as 500, which would otherwise be retried forever.
+   */
+  readonly maxTemporaryFailures?: number;
+}
+
+/**
+ * One task's controller. `step` makes one transition; a temporary Runtime failure is thrown
+ * (retry the same step later, the status did not change) until it repeats too often.
+ */
+export class TaskController {
+  readonly #runtime: Runtime;
+  readonly #clock: () => Date;
+  readonly #maxTemporary: number;
+  #temporaryFailures = 0;
+  #removed = false;
+
+  constructor(opts: TaskControllerOptions) {
+    this.#runtime = opts.runtime;
+    this.#clock = opts.clock ?? (() => new Date());
+    this.#maxTemporary = opts.maxTemporaryFailures ?? 5;
+  }
+
+  /** The next action for this task, knowing what this controller did. */
+  next(task: Task, status: TaskStatus): Action {
+    return decide(task, status, this.#removed);
+  }
+
+  async step(task: AssignedTask, status: TaskStatus): Promise<TaskStatus> {
+    const action = this.next(task, status);
+    try {
+      const next = await this.#act(task, status, action);
+      this.#temporaryFailures = 0;
+      return forward(status, next);
+    } catch (err) {
+      if (isTemporary(err) && ++this.#temporaryFailures <= this.#maxTemporary) throw err;
+      this.#temporaryFailures = 0;
+      if (action.kind === 'remove') {
+        // Nothing left to report: the task is over. Give up on the container, loudly.
+        this.#removed = true;
+        throw err;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      const state: TaskState = rank(status.state) < rank('running') ? 'rejected' : 'failed';
+      return forward(status, fail(status, message, this.#clock(), state));
+    }
+  }
+
+  async #act(task: AssignedTask, status: TaskStatus, action: Action): Promise<TaskStatus> {
+    const rt = this.#runtime;
+    const now = (): string => iso(this.#clock());
+    switch (action.kind) {
+      case 'idle':
+        return status;
+      case 'advance':
+        if (action.state === 'failed') return fail(status, action.message, this.#clock());
+        return { ...status, state: action.state, message: action.message, timestamp: now() };
+      case 'ensureImage':
+        await rt.ensureImage(action.image);
+        return { ...status, state: 'starting', message: 'starting', timestamp: now() };
+      case 'create': {
+        const containerId = await rt.create(runtimeTask(task));
+        return { ...status, message: 'created', containerId };
+      }
+      case 'start':
+        await rt.start(action.containerId);
+        return { ...status, state: 'running', message: 'started', timestamp: now() };
+      case 'watch': {
+        const observed = observe(status, await rt.inspect(action.containerId), this.#clock());
+        if (observed.message === 'task: unhealthy container') {
+          // As Docker's Swarm executor: the failed task's process must not go on serving.
+          const { stopGracePeriodMs, stopSignal } = task.spec.container;
+          await rt.stop(action.containerId, stopGracePeriodMs, stopSignal);
+        }
+        return observed;
+      }
+      case 'stop':
+        await rt.stop(action.containerId, action.graceMs, action.signal);
+        return { ...status, state: 'shutdown', message: 'shutdown', timestamp: now() };
+      case 'remove':
+        await rt.remove(action.containerId);
+        this.#removed = true;
+        return status;
+    }
+  }
+}
+
+function fail(status: TaskStatus, message: string, now: Date, state: TaskState = 'failed') {
+  return { ...status, state, message, err: message, timestamp: iso(now) };
+}
+
+function iso(d: Date): string {
+  return d.toISOString();
+}
+
+function isTemporary(err: unknown): boolean {
+  if (err instanceof ImageUnavailableError) return false;
+  return err instanceof RuntimeError && err.temporary;
+}
