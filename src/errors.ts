@@ -241,3 +241,13 @@ export class InvalidFlagsError extends OrcaError {
     this.problems = problems;
   }
 }
+
+/** An orchestrator decision was handed a service of another mode: a bug in the caller. */
+export class ServiceModeError extends OrcaError {
+  constructor(serviceId: string, expected: string, actual: string) {
+    super(
+      'ORCA_INTERNAL',
+      `service ${serviceId} is ${actual}, but the ${expected} orchestrator was asked to decide for it`,
+    );
+  }
+}

@@ -1,0 +1,75 @@
+// How the orchestrators read a task: whether it is still meant to run, whether it has stopped,
+// whether it failed, and when. Every decision in this folder is phrased in these terms so the
+// rules (swarmkit's) are written once.
+
+import { isDeepStrictEqual } from 'node:util';
+import type { Task, TaskSpec, TaskState } from '../../api/objects.ts';
+import { taskStates } from '../../api/objects.ts';
+
+const rank = new Map<TaskState, number>(taskStates.map((state, i) => [state, i]));
+const runningRank = rank.get('running')!;
+
+function stateRank(state: TaskState): number {
+  return rank.get(state)!;
+}
+
+/** Desired to run: the orchestrator has not asked it to stop (it may have stopped by itself). */
+export function isWanted(task: Task): boolean {
+  return stateRank(task.desiredState) <= runningRank;
+}
+
+/** Observed past running: it will never run again (a task is replaced, never restarted). */
+export function hasStopped(task: Task): boolean {
+  return stateRank(task.status.state) > runningRank;
+}
+
+export function isRunning(task: Task): boolean {
+  return task.status.state === 'running';
+}
+
+/** Wanted and not yet stopped: it holds its slot (or node) without anyone's help. */
+export function isLive(task: Task): boolean {
+  return isWanted(task) && !hasStopped(task);
+}
+
+/**
+ * Stopped without the orchestrator asking: failed, rejected, exited (a service task that exits
+ * 0 has still ended early), orphaned, or shut down while still wanted. A task the orchestrator
+ * shut down on purpose ends 'shutdown' with desired 'shutdown' and is not a failure.
+ */
+export function endedByItself(task: Task): boolean {
+  switch (task.status.state) {
+    case 'failed':
+    case 'rejected':
+    case 'complete':
+    case 'orphaned':
+      return true;
+    case 'shutdown':
+    case 'remove':
+      return isWanted(task);
+    default:
+      return false;
+  }
+}
+
+/** When the task reached its current observed state (for a stopped task: when it stopped). */
+export function statusAt(task: Task): number {
+  return Date.parse(task.status.timestamp);
+}
+
+export function createdAt(task: Task): number {
+  return Date.parse(task.meta.createdAt);
+}
+
+/**
+ * Whether the task runs this spec. Compared by value, not by `serviceVersion`: a rollback puts
+ * an older spec back under a newer version, and the tasks already running it must stay.
+ */
+export function runsSpec(task: Task, spec: TaskSpec): boolean {
+  return isDeepStrictEqual(task.spec, spec);
+}
+
+/** Oldest first by when they reached their state, then by id so the order never wobbles. */
+export function byStatusTime(a: Task, b: Task): number {
+  return statusAt(a) - statusAt(b) || (a.meta.id < b.meta.id ? -1 : a.meta.id > b.meta.id ? 1 : 0);
+}
