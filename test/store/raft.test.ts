@@ -49,6 +49,12 @@ describe('the store on a real Raft member', () => {
     it(`applies updates through the log and rebuilds them after a restart, ${how}`, async () => {
       const dataDir = path.join(tempRoot, `m1-${snapshotEvery ?? 'log'}`);
       const first = await startMember(dataDir, snapshotEvery);
+      // A failed assertion must still stop the member: its gRPC server would keep the test
+      // process alive forever.
+      let firstStopped = false;
+      after(async () => {
+        if (!firstStopped) await first.node.stop();
+      });
       const { value: svc, index } = await first.store.update((tx) =>
         tx.services.create(newService('web', 3)),
       );
@@ -74,6 +80,7 @@ describe('the store on a real Raft member', () => {
       );
       const before = first.store.snapshot();
       await first.node.stop();
+      firstStopped = true;
 
       const second = await startMember(dataDir, snapshotEvery);
       try {
