@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { Cluster, Node, NodeAvailability } from './objects.ts';
+import type { Cluster, Node, NodeAvailability, Service, ServiceSpec, Task } from './objects.ts';
 
 export interface SwarmInitRequest {
   readonly advertiseAddr?: string;
@@ -76,6 +76,63 @@ export interface Info {
 
 export type Empty = Record<string, never>;
 
+export interface ServiceRef {
+  /** An id, a name, or a unique id prefix. */
+  readonly service: string;
+}
+
+export interface ServiceCreateRequest {
+  /** `name: ''` lets the manager pick one. */
+  readonly spec: ServiceSpec;
+}
+
+/** As Docker's ServiceStatus (`service ls` asks for it): counted from the tasks, not stored. */
+export interface ServiceStatusCounts {
+  readonly runningTasks: number;
+  readonly desiredTasks: number;
+  readonly completedTasks: number;
+}
+
+export interface ServiceListItem extends Service {
+  readonly serviceStatus: ServiceStatusCounts;
+}
+
+export interface ServiceListResponse {
+  readonly services: readonly ServiceListItem[];
+}
+
+export interface ServiceRemoveResponse {
+  readonly id: string;
+}
+
+export interface ServiceScaleRequest extends ServiceRef {
+  readonly replicas: number;
+}
+
+export interface ServiceUpdateRequest extends ServiceRef {
+  readonly spec: ServiceSpec;
+  /** The `meta.version` the spec was derived from: a service changed since is refused. */
+  readonly version: number;
+}
+
+export interface TaskListRequest {
+  /** A service id, name or unique id prefix. */
+  readonly service?: string;
+  /** A node id, hostname or unique id prefix. */
+  readonly node?: string;
+}
+
+/** A task with the names `service ps` shows, resolved on the manager that has them. */
+export interface TaskView extends Task {
+  readonly serviceName: string;
+  /** '' while unassigned, or when the node is gone. */
+  readonly nodeHostname: string;
+}
+
+export interface TaskListResponse {
+  readonly tasks: readonly TaskView[];
+}
+
 /** Every method: its request and response bodies. */
 export interface ControlMethods {
   SwarmInit: { req: SwarmInitRequest; res: SwarmInitResponse };
@@ -84,8 +141,29 @@ export interface ControlMethods {
   NodeList: { req: Empty; res: NodeListResponse };
   NodeInspect: { req: NodeRef; res: NodeView };
   NodeUpdate: { req: NodeUpdateRequest; res: NodeView };
+  ServiceCreate: { req: ServiceCreateRequest; res: Service };
+  ServiceList: { req: Empty; res: ServiceListResponse };
+  ServiceInspect: { req: ServiceRef; res: Service };
+  ServiceRemove: { req: ServiceRef; res: ServiceRemoveResponse };
+  ServiceScale: { req: ServiceScaleRequest; res: Service };
+  ServiceUpdate: { req: ServiceUpdateRequest; res: Service };
+  ServiceRollback: { req: ServiceRef; res: Service };
+  TaskList: { req: TaskListRequest; res: TaskListResponse };
 }
 export type ControlMethod = keyof ControlMethods;
+
+/** The methods src/manager/controlapi serves (its `serviceControl`). */
+export const serviceMethods = [
+  'ServiceCreate',
+  'ServiceList',
+  'ServiceInspect',
+  'ServiceRemove',
+  'ServiceScale',
+  'ServiceUpdate',
+  'ServiceRollback',
+  'TaskList',
+] as const satisfies readonly ControlMethod[];
+export type ServiceMethod = (typeof serviceMethods)[number];
 
 export const controlMethods: readonly ControlMethod[] = [
   'SwarmInit',
@@ -94,6 +172,7 @@ export const controlMethods: readonly ControlMethod[] = [
   'NodeList',
   'NodeInspect',
   'NodeUpdate',
+  ...serviceMethods,
 ];
 
 export interface JsonMessage {
@@ -121,6 +200,9 @@ export function grpcStatusFor(code: string): grpc.status {
       return grpc.status.UNAVAILABLE;
     case 'ORCA_PROPOSAL_UNKNOWN':
       return grpc.status.DEADLINE_EXCEEDED;
+    case 'ORCA_SERVICE_MODE':
+    case 'ORCA_NO_PREVIOUS_SPEC':
+      return grpc.status.FAILED_PRECONDITION;
     default:
       return code.startsWith('ORCA_SWARM') ? grpc.status.FAILED_PRECONDITION : grpc.status.UNKNOWN;
   }

@@ -4,6 +4,7 @@ import { DEFAULT_HOST } from './control-client.ts';
 import { addDemoCommand } from './demo.ts';
 import { addInfoCommand } from './info.ts';
 import { addNodeCommands } from './node.ts';
+import { addServiceCommands } from './service.ts';
 import { addSwarmCommands } from './swarm.ts';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   addSwarmCommands(program);
   addNodeCommands(program);
+  addServiceCommands(program);
   addInfoCommand(program);
   addDemoCommand(program);
   return program;

@@ -3,6 +3,7 @@ import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Info } from '../api/control-wire.ts';
 import { OrcaError } from '../errors.ts';
+import { serviceControl } from '../manager/controlapi/index.ts';
 import { ControlServer } from './control-server.ts';
 import { describeHost } from './host-info.ts';
 import type { Logger } from './logger.ts';
@@ -62,6 +63,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         NodeList: () => swarm.nodeList(),
         NodeInspect: (req) => swarm.nodeInspect(req.node),
         NodeUpdate: (req) => swarm.nodeUpdate(req),
+        ...serviceControl(() => swarm.controlStore()),
       },
       log,
     );

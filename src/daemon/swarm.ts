@@ -11,8 +11,12 @@ import type {
 } from '../api/control-wire.ts';
 import type { Node, NodeAvailability, NodeDescription } from '../api/objects.ts';
 import { NotLeaderError, OrcaError, ProposalUnknownError, StoreConflictError } from '../errors.ts';
+import { Dispatcher, DispatcherServer } from '../manager/dispatcher/index.ts';
+import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
 import { RaftNode } from '../raft/node.ts';
 import { newId, Store } from '../store/index.ts';
+import { DockerRuntime } from '../worker/docker-runtime.ts';
+import { WorkerSession } from '../worker/session.ts';
 import {
   badFlag,
   DEFAULT_CLUSTER_PORT,
@@ -50,6 +54,14 @@ interface Member {
   readonly identity: SwarmIdentity;
   readonly node: RaftNode;
   readonly store: Store;
+  /** What runs on top of the store: the leader loops, the dispatcher, the local worker. */
+  roles: Roles | null;
+}
+
+interface Roles {
+  /** Where the local worker dials the dispatcher. */
+  readonly dispatcherAddr: string;
+  stop(): Promise<void>;
 }
 
 export const DEFAULT_TASK_HISTORY_LIMIT = 5;
@@ -121,7 +133,10 @@ export class Swarm {
     await this.starting?.catch(() => {});
     const m = this.member;
     this.member = null;
-    if (m !== null) await m.node.stop();
+    if (m !== null) {
+      await m.roles?.stop();
+      await m.node.stop();
+    }
   }
 
   // ---- swarm init / leave --------------------------------------------------------------------
@@ -214,7 +229,10 @@ export class Swarm {
     const m = this.member;
     this.member = null;
     this.starting = null;
-    if (m !== null) await m.node.stop().catch(() => {});
+    if (m !== null) {
+      await m.roles?.stop().catch(() => {});
+      await m.node.stop().catch(() => {});
+    }
     await rm(this.identityFile, { force: true });
     await rm(this.raftDir, { recursive: true, force: true });
     this.state = 'inactive';
@@ -243,15 +261,61 @@ export class Swarm {
       logger: this.log.child({ part: 'raft' }),
     });
     const node = raft;
-    this.member = { identity, node, store };
+    const member: Member = { identity, node, store, roles: null };
+    this.member = member;
     try {
       await this.waitForLeader(node);
-      await this.reconcileObjects(this.member, fresh);
+      await this.reconcileObjects(member, fresh);
+      member.roles = await this.startRoles(member);
     } catch (err) {
       this.member = null;
+      await member.roles?.stop().catch(() => {});
       await node.stop().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Starts what runs on the store: the dispatcher's listener (cluster port + 1, since the Raft
+   * transport keeps its gRPC server to itself), the leader loops with leadership, and this
+   * host's worker session. Stopped in the reverse order, the loops first, so that a daemon
+   * going down does not record its own node as down: containers keep running and the next
+   * start adopts them.
+   */
+  private async startRoles(m: Member): Promise<Roles> {
+    const log = this.log;
+    const dispatcher = new Dispatcher({ store: m.store, log: log.child({ part: 'dispatcher' }) });
+    const server = await DispatcherServer.start(
+      dispatcherListenAddr(m.identity.listenAddr),
+      dispatcher,
+    );
+    const leadership = new Leadership({
+      isLeader: () => m.node.status().role === 'leader',
+      loops: () => [
+        new OrchestratorLoop({ store: m.store, log: log.child({ part: 'orchestrator' }) }),
+        new SchedulerLoop({ store: m.store, log: log.child({ part: 'scheduler' }) }),
+        dispatcher,
+      ],
+      log: log.child({ part: 'leadership' }),
+    });
+    leadership.start();
+    const dispatcherAddr = localDialAddr(server.address);
+    const worker = new WorkerSession({
+      addr: dispatcherAddr,
+      nodeId: m.identity.nodeId,
+      runtime: new DockerRuntime({ host: this.opts.dockerHost }),
+      log: log.child({ part: 'worker' }),
+    });
+    worker.start();
+    log.info({ dispatcher: server.address }, 'dispatcher listening; worker session started');
+    return {
+      dispatcherAddr,
+      async stop() {
+        await leadership.stop();
+        await worker.stop();
+        await server.stop();
+      },
+    };
   }
 
   /**
@@ -344,6 +408,13 @@ export class Swarm {
     }
     if (this.member === null) throw notInSwarm();
     return this.member;
+  }
+
+  /** The store for the service control API: this member's, once a read on it is linearizable. */
+  async controlStore(): Promise<Store> {
+    const m = await this.active();
+    await m.node.linearizableBarrier();
+    return m.store;
   }
 
   async info(): Promise<Omit<Info, 'dataDir' | 'dockerHost' | 'orcaVersion'>> {
@@ -521,6 +592,19 @@ export class Swarm {
       await dir.close();
     }
   }
+}
+
+/** The dispatcher's port is the cluster port + 1 (an ephemeral one where the cluster's is 0). */
+function dispatcherListenAddr(clusterListen: string): string {
+  const hp = parseHostPort(clusterListen, '--listen-addr', DEFAULT_CLUSTER_PORT);
+  return formatHostPort({ host: hp.host, port: hp.port === 0 ? 0 : hp.port + 1 });
+}
+
+/** The address this host's worker dials: loopback where the listener takes every address. */
+function localDialAddr(bound: string): string {
+  const hp = parseHostPort(bound, 'dispatcher', 0);
+  const any = hp.host === '0.0.0.0' || hp.host === '[::]' || hp.host === '::';
+  return formatHostPort({ host: any ? '127.0.0.1' : hp.host, port: hp.port });
 }
 
 function hostOf(addr: string): string {

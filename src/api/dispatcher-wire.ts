@@ -1,0 +1,110 @@
+// The wire contract of protos/dispatcher.proto, typed for TypeScript: the session's messages in
+// both directions, the client a worker dials and the service a manager serves. The worker
+// imports this and src/api/objects.ts only: it never sees the manager's or the store's code.
+
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { Task, TaskStatus } from './objects.ts';
+
+/** A task as a worker is given it: the stored task plus its service's name, for the container. */
+export interface WireAssignedTask extends Task {
+  readonly serviceName: string;
+}
+
+export interface StatusUpdate {
+  readonly taskId: string;
+  readonly status: TaskStatus;
+}
+
+export type WorkerMessage =
+  | { readonly type: 'hello'; readonly nodeId: string }
+  /** Latest status of each task that changed; the dispatcher keeps only forward moves. */
+  | { readonly type: 'status'; readonly updates: readonly StatusUpdate[] }
+  | { readonly type: 'heartbeat' };
+
+export type DispatcherMessage =
+  /** The hello was accepted: send a message (a heartbeat if nothing else) every heartbeatMs. */
+  | { readonly type: 'session'; readonly sessionId: string; readonly heartbeatMs: number }
+  /** Every task this node must run or wind down; a task missing from it is removed. */
+  | { readonly type: 'assignments'; readonly tasks: readonly WireAssignedTask[] };
+
+export interface WireJson {
+  json: string;
+}
+
+export type SessionStream = grpc.ClientDuplexStream<WireJson, WireJson>;
+
+export interface DispatcherClient extends grpc.Client {
+  Session(options?: grpc.CallOptions): SessionStream;
+}
+
+export interface DispatcherHandlers extends grpc.UntypedServiceImplementation {
+  Session: grpc.handleBidiStreamingCall<WireJson, WireJson>;
+}
+
+export type SessionCall = grpc.ServerDuplexStream<WireJson, WireJson>;
+
+/** Assignment sets of thousands of tasks are large; nothing else on this service is. */
+export const DISPATCHER_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** Keepalive pings notice a dead peer in seconds even when the session is idle. */
+export const dispatcherChannelOptions: grpc.ChannelOptions = {
+  'grpc.keepalive_time_ms': 2000,
+  'grpc.keepalive_timeout_ms': 2000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.max_receive_message_length': DISPATCHER_MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': DISPATCHER_MAX_MESSAGE_BYTES,
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 2000,
+  'grpc.use_local_subchannel_pool': 1,
+};
+
+export const dispatcherServerOptions: grpc.ServerOptions = {
+  'grpc.keepalive_time_ms': 2000,
+  'grpc.keepalive_timeout_ms': 2000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 1000,
+  'grpc.http2.max_ping_strikes': 0,
+  'grpc.max_receive_message_length': DISPATCHER_MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': DISPATCHER_MAX_MESSAGE_BYTES,
+};
+
+const packageDefinition = protoLoader.loadSync(
+  fileURLToPath(new URL('../../protos/dispatcher.proto', import.meta.url)),
+  { keepCase: true, longs: Number, defaults: true, arrays: true, oneofs: false },
+);
+
+const clientConstructor = (
+  grpc.loadPackageDefinition(packageDefinition) as unknown as {
+    orca: { dispatcher: { Dispatcher: grpc.ServiceClientConstructor } };
+  }
+).orca.dispatcher.Dispatcher;
+
+export function createDispatcherClient(
+  addr: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = dispatcherChannelOptions,
+): DispatcherClient {
+  return new clientConstructor(addr, credentials, options) as unknown as DispatcherClient;
+}
+
+export function addDispatcherService(server: grpc.Server, handlers: DispatcherHandlers): void {
+  server.addService(clientConstructor.service, handlers);
+}
+
+export function encodeMessage(msg: WorkerMessage | DispatcherMessage): WireJson {
+  return { json: JSON.stringify(msg) };
+}
+
+/** The message's JSON, or null where it is not an object with a string `type`. */
+export function decodeMessage<M extends { type: string }>(wire: WireJson): M | null {
+  try {
+    const value: unknown = JSON.parse(wire.json);
+    if (typeof value !== 'object' || value === null) return null;
+    if (typeof (value as { type?: unknown }).type !== 'string') return null;
+    return value as M;
+  } catch {
+    return null;
+  }
+}

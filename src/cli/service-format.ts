@@ -1,0 +1,104 @@
+// How `service ls` and `service ps` print, as Docker prints them.
+
+import type { ServiceListItem, TaskView } from '../api/control-wire.ts';
+import type { ServiceMode } from '../api/objects.ts';
+import { table, title } from './output.ts';
+
+/** Docker truncates service and task ids to 12 characters in tables; a prefix still finds them. */
+export function shortId(id: string): string {
+  return id.slice(0, 12);
+}
+
+function modeWords(mode: ServiceMode): string {
+  return mode.kind.replace('-', ' ');
+}
+
+/** "2/3"; jobs add their completions, as Docker: "1/2 (3/10 completed)". */
+export function replicasText(s: ServiceListItem): string {
+  const { runningTasks, desiredTasks, completedTasks } = s.serviceStatus;
+  const base = `${runningTasks}/${desiredTasks}`;
+  const mode = s.spec.mode;
+  if (mode.kind === 'replicated-job') {
+    return `${base} (${completedTasks}/${mode.totalCompletions} completed)`;
+  }
+  if (mode.kind === 'global-job') return `${base} (${completedTasks} completed)`;
+  return base;
+}
+
+export function formatServiceTable(services: readonly ServiceListItem[]): string {
+  return table(
+    ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE'],
+    services.map((s) => [
+      shortId(s.meta.id),
+      s.spec.name,
+      modeWords(s.spec.mode),
+      replicasText(s),
+      s.spec.task.container.image,
+    ]),
+  );
+}
+
+/** go-units' HumanDuration, which Docker's "Running 5 seconds ago" uses. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+/** `web.2` for a replica; `web.<node id>` for a global task, as Docker names them. */
+export function taskName(t: TaskView): string {
+  const service = t.serviceName === '' ? shortId(t.serviceId) : t.serviceName;
+  return `${service}.${t.slot > 0 ? t.slot : t.nodeId}`;
+}
+
+/** What went wrong, for the ERROR column and for progress: the error, else a reason to wait. */
+export function taskProblem(t: TaskView): string {
+  if (t.status.err !== undefined && t.status.err !== '') return t.status.err;
+  const state = t.status.state;
+  if (state === 'failed' || state === 'rejected') return t.status.message;
+  // The scheduler explains a task it cannot place ("no suitable node (...)") in the message.
+  if (state === 'pending' && t.status.message !== 'created') return t.status.message;
+  return '';
+}
+
+function slotKey(t: TaskView): string {
+  return `${t.serviceId}/${t.slot > 0 ? t.slot : t.nodeId}`;
+}
+
+/**
+ * `service ps`: one row per task, the slot's current task first and its history under it,
+ * marked `\_` as Docker does. `tasks` comes from the daemon newest first within each slot.
+ */
+export function formatTaskTable(tasks: readonly TaskView[], now: number = Date.now()): string {
+  const seen = new Set<string>();
+  return table(
+    ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'],
+    tasks.map((t) => {
+      const key = slotKey(t);
+      const history = seen.has(key);
+      seen.add(key);
+      const problem = taskProblem(t);
+      const since = humanDuration(Math.max(now - Date.parse(t.status.timestamp), 0));
+      return [
+        shortId(t.meta.id),
+        `${history ? ' \\_ ' : ''}${taskName(t)}`,
+        t.spec.container.image,
+        t.nodeHostname,
+        title(t.desiredState),
+        `${title(t.status.state)} ${since} ago`,
+        problem === '' ? '' : JSON.stringify(problem),
+      ];
+    }),
+  );
+}

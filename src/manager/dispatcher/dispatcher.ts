@@ -1,0 +1,320 @@
+// The dispatcher: one session per worker. A session streams the node's assignment set down
+// whenever it changes and takes the worker's status reports up, batched into store
+// transactions across every session. The node is 'ready' while its session lives and 'down'
+// once it ends or falls silent for heartbeatMs × 3 (Swarm's grace), which is what makes the
+// orchestrator replace its tasks.
+//
+// Leader-only, as Swarm's: while this manager is not the leader it refuses sessions (the
+// worker retries, and finds the leader once joining other managers exists), and losing
+// leadership ends every session without marking any node down: the next leader decides.
+
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import {
+  type DispatcherMessage,
+  decodeMessage,
+  encodeMessage,
+  type SessionCall,
+  type WorkerMessage,
+} from '../../api/dispatcher-wire.ts';
+import type { NodeState, TaskStatus } from '../../api/objects.ts';
+import { StoreConflictError } from '../../errors.ts';
+import type { Store } from '../../store/index.ts';
+import { type LoopLog, type ReconcileLoop, runPasses, silentLog } from '../loops/reconcile.ts';
+import { assignmentKey, assignmentSet } from './assignments.ts';
+import {
+  applyStatusUpdates,
+  isForward,
+  type NodeStatusUpdate,
+  parseStatusUpdate,
+} from './status-updates.ts';
+
+export interface DispatcherOptions {
+  readonly store: Store;
+  readonly log?: LoopLog;
+  readonly now?: () => number;
+  /** Overrides the cluster's dispatcherHeartbeatMs (tests). */
+  readonly heartbeatMs?: number;
+  /** Missed heartbeat periods before a session is ended (default 3). */
+  readonly grace?: number;
+  /** Pause before retrying a status batch the store refused (default 200 ms). */
+  readonly retryMs?: number;
+}
+
+const DEFAULT_HEARTBEAT_MS = 5_000;
+
+export class Dispatcher implements ReconcileLoop {
+  readonly name = 'dispatcher';
+  readonly #store: Store;
+  readonly #log: LoopLog;
+  readonly #now: () => number;
+  readonly #heartbeatMs: number | undefined;
+  readonly #grace: number;
+  readonly #retryMs: number;
+  /** The current term's run; null while this manager is not leading. */
+  #term: AbortController | null = null;
+  readonly #sessions = new Map<string, NodeSession>();
+  readonly #queue = new Map<string, NodeStatusUpdate>();
+  #flushing: Promise<void> | null = null;
+
+  constructor(opts: DispatcherOptions) {
+    this.#store = opts.store;
+    this.#log = opts.log ?? silentLog;
+    this.#now = opts.now ?? Date.now;
+    this.#heartbeatMs = opts.heartbeatMs;
+    this.#grace = opts.grace ?? 3;
+    this.#retryMs = opts.retryMs ?? 200;
+  }
+
+  /** Serves sessions until `signal` aborts or stop() is called; may run again after. */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#term !== null) throw new Error('the dispatcher is already running');
+    const term = new AbortController();
+    this.#term = term;
+    const onAbort = () => term.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) term.abort();
+    try {
+      await new Promise<void>((resolve) => {
+        if (term.signal.aborted) resolve();
+        else term.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.#term = null;
+      for (const s of [...this.#sessions.values()]) s.close('the manager stopped leading', false);
+      this.#sessions.clear();
+      await this.#flushing;
+    }
+  }
+
+  /** Ends the current run (not the dispatcher: a later term runs it again). */
+  stop(): void {
+    this.#term?.abort();
+  }
+
+  /** Sessions open now, by node id (for tests and `node ls` later). */
+  get sessions(): readonly string[] {
+    return [...this.#sessions.keys()];
+  }
+
+  /** The gRPC handler of Dispatcher.Session. */
+  session(call: SessionCall): void {
+    const term = this.#term;
+    if (term === null) {
+      fail(call, grpc.status.UNAVAILABLE, 'this manager is not the leader; retry');
+      return;
+    }
+    let started = false;
+    const onFirst = (wire: { json: string }) => {
+      started = true;
+      const hello = decodeMessage<WorkerMessage>(wire);
+      if (hello?.type !== 'hello' || typeof hello.nodeId !== 'string') {
+        fail(call, grpc.status.INVALID_ARGUMENT, 'a session starts with {type: "hello", nodeId}');
+        return;
+      }
+      const known = this.#store.view((tx) => tx.nodes.get(hello.nodeId)) !== undefined;
+      if (!known) {
+        fail(call, grpc.status.NOT_FOUND, `node ${hello.nodeId} is not part of this swarm`);
+        return;
+      }
+      const session = new NodeSession(this, hello.nodeId, call, term.signal);
+      // A worker that reconnects before its old stream is noticed dead replaces it.
+      this.#sessions.get(hello.nodeId)?.close('replaced by a new session', false);
+      this.#sessions.set(hello.nodeId, session);
+      session.start();
+    };
+    call.once('data', onFirst);
+    call.once('end', () => {
+      if (!started) call.end();
+    });
+    call.on('error', () => {});
+  }
+
+  // ---- for the sessions -----------------------------------------------------------------------
+
+  get store(): Store {
+    return this.#store;
+  }
+
+  get log(): LoopLog {
+    return this.#log;
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  heartbeatMs(): number {
+    if (this.#heartbeatMs !== undefined) return this.#heartbeatMs;
+    const cluster = this.#store.view((tx) => tx.clusters.all()[0]);
+    return cluster?.spec.dispatcherHeartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  get grace(): number {
+    return this.#grace;
+  }
+
+  ended(session: NodeSession, markDown: boolean, reason: string): void {
+    if (this.#sessions.get(session.nodeId) !== session) return;
+    this.#sessions.delete(session.nodeId);
+    if (markDown && this.#term !== null) {
+      void this.setNodeState(session.nodeId, 'down', reason);
+    }
+  }
+
+  report(nodeId: string, taskId: string, status: TaskStatus): void {
+    const queued = this.#queue.get(taskId);
+    if (queued !== undefined && !isForward(queued.status, status)) return;
+    this.#queue.set(taskId, { nodeId, taskId, status });
+    this.#flushing ??= this.#flush().finally(() => {
+      this.#flushing = null;
+    });
+  }
+
+  /** Writes the queued reports, one batch at a time: reports arriving meanwhile join the next. */
+  async #flush(): Promise<void> {
+    while (this.#queue.size > 0 && this.#term !== null) {
+      const batch = [...this.#queue.values()];
+      this.#queue.clear();
+      try {
+        await this.#store.batch((tx) => {
+          applyStatusUpdates(tx, batch);
+        });
+      } catch (err) {
+        this.#log.debug({ err, reports: batch.length }, 'status batch refused; retrying');
+        // Put back what no newer report replaced; forward-only makes the retry safe.
+        for (const u of batch) {
+          const newer = this.#queue.get(u.taskId);
+          if (newer === undefined) this.#queue.set(u.taskId, u);
+        }
+        await delay(this.#retryMs, undefined, { ref: false });
+      }
+    }
+  }
+
+  async setNodeState(nodeId: string, state: NodeState, message: string): Promise<void> {
+    for (let attempt = 1; attempt <= 5 && this.#term !== null; attempt++) {
+      try {
+        await this.#store.update((tx) => {
+          const node = tx.nodes.get(nodeId);
+          if (node === undefined) return;
+          if (node.status.state === state && node.status.message === message) return;
+          tx.nodes.update({ ...node, status: { ...node.status, state, message } });
+        });
+        return;
+      } catch (err) {
+        if (err instanceof StoreConflictError) continue;
+        this.#log.warn({ err, nodeId, state }, 'could not record the node state');
+        return;
+      }
+    }
+  }
+}
+
+class NodeSession {
+  readonly nodeId: string;
+  readonly #d: Dispatcher;
+  readonly #call: SessionCall;
+  readonly #halt = new AbortController();
+  readonly #sessionId = randomBytes(8).toString('hex');
+  readonly #serviceNames = new Map<string, string>();
+  #lastSeen: number;
+  #sentKey: string | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(d: Dispatcher, nodeId: string, call: SessionCall, term: AbortSignal) {
+    this.#d = d;
+    this.nodeId = nodeId;
+    this.#call = call;
+    this.#lastSeen = d.now();
+    term.addEventListener('abort', () => this.close('the manager stopped leading', false), {
+      once: true,
+    });
+  }
+
+  start(): void {
+    const d = this.#d;
+    const heartbeatMs = d.heartbeatMs();
+    d.log.debug({ nodeId: this.nodeId, sessionId: this.#sessionId }, 'worker session opened');
+    this.#call.on('data', (wire: { json: string }) => this.#onMessage(wire));
+    this.#call.on('end', () => this.close('the worker ended its session', true));
+    this.#call.on('cancelled', () => this.close('the worker went away', true));
+    this.#call.on('error', () => this.close('the session broke', true));
+    this.#call.on('close', () => this.close('the session closed', true));
+    this.#heartbeat = setInterval(() => {
+      if (d.now() - this.#lastSeen > heartbeatMs * d.grace) this.close('heartbeat failure', true);
+    }, heartbeatMs);
+    this.#heartbeat.unref();
+    this.#send({ type: 'session', sessionId: this.#sessionId, heartbeatMs });
+    void d.setNodeState(this.nodeId, 'ready', '');
+    void runPasses({
+      store: d.store,
+      tables: ['tasks', 'services'],
+      signal: this.#halt.signal,
+      pass: async () => {
+        this.#sendAssignments();
+        return { wakeAt: null, retry: false };
+      },
+      now: () => d.now(),
+      retryMs: 1_000,
+      log: d.log,
+      name: `dispatcher session ${this.nodeId}`,
+    }).catch((err: unknown) => {
+      d.log.warn({ err, nodeId: this.nodeId }, 'assignment stream failed');
+      this.close('the assignment stream failed', true);
+    });
+  }
+
+  close(reason: string, markDown: boolean): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#halt.abort();
+    if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    this.#d.log.debug({ nodeId: this.nodeId, reason }, 'worker session closed');
+    if (!this.#call.destroyed && this.#call.writable) {
+      try {
+        this.#call.end();
+      } catch {
+        // already gone
+      }
+    }
+    this.#d.ended(this, markDown, reason);
+  }
+
+  #onMessage(wire: { json: string }): void {
+    this.#lastSeen = this.#d.now();
+    const msg = decodeMessage<WorkerMessage>(wire);
+    if (msg?.type !== 'status' || !Array.isArray(msg.updates)) return;
+    for (const raw of msg.updates as unknown[]) {
+      const update = parseStatusUpdate(raw);
+      if (update !== null) this.#d.report(this.nodeId, update.taskId, update.status);
+    }
+  }
+
+  #sendAssignments(): void {
+    if (this.#closed) return;
+    const { tasks, services } = this.#d.store.view((tx) => ({
+      tasks: tx.tasks.byNode(this.nodeId),
+      services: tx.services.all(),
+    }));
+    // A removed service's name is still needed to wind its containers down.
+    for (const s of services) this.#serviceNames.set(s.meta.id, s.spec.name);
+    const set = assignmentSet(tasks, (id) => this.#serviceNames.get(id) ?? '');
+    const key = assignmentKey(set);
+    if (key === this.#sentKey) return;
+    this.#sentKey = key;
+    this.#send({ type: 'assignments', tasks: set });
+  }
+
+  #send(msg: DispatcherMessage): void {
+    if (this.#closed) return;
+    this.#call.write(encodeMessage(msg));
+  }
+}
+
+function fail(call: SessionCall, code: grpc.status, details: string): void {
+  call.emit('error', { code, details, metadata: new grpc.Metadata() });
+}

@@ -1,0 +1,6 @@
+// The dispatcher's public surface: the leader-only session handler and its gRPC listener.
+
+export { assignmentKey, assignmentSet } from './assignments.ts';
+export { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+export { DispatcherServer } from './server.ts';
+export { applyStatusUpdates, isForward } from './status-updates.ts';

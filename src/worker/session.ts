@@ -1,0 +1,207 @@
+// The worker's end of the dispatcher session: dials the manager, says which node it is, hands
+// every assignment set it receives to the WorkerAgent and sends the agent's status reports
+// back, one message per agent flush. A broken session is redialled with backoff; on every new
+// session the agent's whole view is reported again, since reports made while disconnected (or
+// lost with the old stream) would otherwise never arrive (the dispatcher drops repeats).
+//
+// Only the wire types: the worker never imports the manager or the store.
+
+import { setTimeout as delay } from 'node:timers/promises';
+import type * as grpc from '@grpc/grpc-js';
+import {
+  createDispatcherClient,
+  type DispatcherClient,
+  type DispatcherMessage,
+  decodeMessage,
+  encodeMessage,
+  type SessionStream,
+  type StatusUpdate,
+  type WorkerMessage,
+} from '../api/dispatcher-wire.ts';
+import type { TaskStatus } from '../api/objects.ts';
+import { type AgentLog, WorkerAgent, type WorkerAgentOptions } from './agent.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface SessionLog extends AgentLog {
+  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface WorkerSessionOptions {
+  /** The dispatcher's host:port. */
+  readonly addr: string;
+  readonly nodeId: string;
+  readonly runtime: Runtime;
+  readonly log?: SessionLog;
+  readonly credentials?: grpc.ChannelCredentials;
+  /** First redial delay (default 100 ms), doubling up to maxBackoffMs (default 5 s). */
+  readonly backoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Passed through to the agent (flush and poll intervals, for tests). */
+  readonly agent?: Partial<
+    Pick<WorkerAgentOptions, 'flushIntervalMs' | 'pollIntervalMs' | 'orphanGraceMs' | 'clock'>
+  >;
+}
+
+const quiet: SessionLog = { warn() {}, info() {}, debug() {} };
+
+export class WorkerSession {
+  readonly #opts: WorkerSessionOptions;
+  readonly #log: SessionLog;
+  readonly #agent: WorkerAgent;
+  readonly #client: DispatcherClient;
+  readonly #halt = new AbortController();
+  readonly #outbox = new Map<string, TaskStatus>();
+  #call: SessionStream | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #flushQueued = false;
+  #loop: Promise<void> | null = null;
+  #agentStart: Promise<void> | null = null;
+  #sessions = 0;
+
+  constructor(opts: WorkerSessionOptions) {
+    this.#opts = opts;
+    this.#log = opts.log ?? quiet;
+    this.#client = createDispatcherClient(opts.addr, opts.credentials);
+    this.#agent = new WorkerAgent({
+      ...opts.agent,
+      runtime: opts.runtime,
+      nodeId: opts.nodeId,
+      log: this.#log,
+      onStatus: (taskId, status) => this.#queueReport(taskId, status),
+    });
+  }
+
+  /** Sessions opened so far (for tests: a reconnect makes it grow). */
+  get sessionsOpened(): number {
+    return this.#sessions;
+  }
+
+  get connected(): boolean {
+    return this.#call !== null;
+  }
+
+  /** Starts the agent and the session; returns at once (both run in the background). */
+  start(): void {
+    if (this.#loop !== null) return;
+    this.#agentStart = this.#agent.start().catch((err: unknown) => {
+      this.#log.warn({ err }, 'the worker agent failed to start');
+    });
+    this.#loop = this.#run();
+  }
+
+  /** Ends the session and stops the agent; the containers keep running, to be adopted later. */
+  async stop(): Promise<void> {
+    this.#halt.abort();
+    this.#call?.cancel();
+    await this.#loop;
+    await this.#agent.stop();
+    await this.#agentStart;
+    this.#client.close();
+  }
+
+  async #run(): Promise<void> {
+    const initial = this.#opts.backoffMs ?? 100;
+    const max = this.#opts.maxBackoffMs ?? 5_000;
+    let backoff = initial;
+    while (!this.#halt.signal.aborted) {
+      const accepted = await this.#session();
+      if (this.#halt.signal.aborted) return;
+      backoff = accepted ? initial : Math.min(backoff * 2, max);
+      try {
+        await delay(backoff, undefined, { signal: this.#halt.signal });
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** One session, until it ends; true if the dispatcher accepted it. */
+  #session(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const call = this.#client.Session();
+      let accepted = false;
+      let done = false;
+      const finish = (why: string, err?: unknown) => {
+        if (done) return;
+        done = true;
+        if (this.#call === call) this.#call = null;
+        if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+        this.#heartbeat = null;
+        if (!this.#halt.signal.aborted) {
+          const fields = err === undefined ? {} : { err: (err as Error).message };
+          if (accepted) this.#log.info(fields, `dispatcher session ended: ${why}`);
+          else this.#log.debug(fields, `dispatcher session refused: ${why}`);
+        }
+        call.cancel();
+        resolve(accepted);
+      };
+      call.on('data', (wire: { json: string }) => {
+        const msg = decodeMessage<DispatcherMessage>(wire);
+        if (msg === null) return;
+        switch (msg.type) {
+          case 'session':
+            accepted = true;
+            this.#sessions++;
+            this.#call = call;
+            this.#startHeartbeat(call, msg.heartbeatMs);
+            this.#log.info({ sessionId: msg.sessionId }, 'dispatcher session open');
+            this.#reportAll();
+            break;
+          case 'assignments':
+            if (Array.isArray(msg.tasks)) this.#agent.setAssignments(msg.tasks);
+            break;
+          default:
+            // A newer manager's message type: ignored, as the proto promises.
+            break;
+        }
+      });
+      call.on('error', (err) => finish('error', err));
+      call.on('end', () => finish('the manager ended it'));
+      call.on('close', () => finish('closed'));
+      this.#write(call, { type: 'hello', nodeId: this.#opts.nodeId });
+    });
+  }
+
+  #startHeartbeat(call: SessionStream, heartbeatMs: number): void {
+    if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    const every = Number.isFinite(heartbeatMs) && heartbeatMs > 0 ? heartbeatMs : 5_000;
+    this.#heartbeat = setInterval(() => this.#write(call, { type: 'heartbeat' }), every);
+    this.#heartbeat.unref();
+  }
+
+  #queueReport(taskId: string, status: TaskStatus): void {
+    this.#outbox.set(taskId, status);
+    // The agent delivers a flush as consecutive calls: one message carries all of them.
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.#sendOutbox();
+    });
+  }
+
+  #reportAll(): void {
+    for (const [taskId, status] of this.#agent.statuses()) this.#outbox.set(taskId, status);
+    this.#sendOutbox();
+  }
+
+  #sendOutbox(): void {
+    const call = this.#call;
+    if (call === null || this.#outbox.size === 0) return;
+    const updates: StatusUpdate[] = [...this.#outbox].map(([taskId, status]) => ({
+      taskId,
+      status,
+    }));
+    this.#outbox.clear();
+    this.#write(call, { type: 'status', updates });
+  }
+
+  #write(call: SessionStream, msg: WorkerMessage): void {
+    try {
+      call.write(encodeMessage(msg));
+    } catch (err) {
+      this.#log.debug({ err }, 'writing to the dispatcher session failed');
+    }
+  }
+}

@@ -1,0 +1,225 @@
+// A one-host swarm converging, end to end: a real `orca daemon` on the real Docker engine,
+// driven by the CLI. Services created, a container removed behind orca's back replaced,
+// scaled, removed. Containers carry orca.test=1 and this swarm's node id; after() removes them.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Task } from '../../src/api/objects.ts';
+import { waitFor } from '../support/wait.ts';
+
+const exec = promisify(execFile);
+const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
+const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-converge-'));
+const socket = path.join(tempRoot, 'run', 'orca.sock');
+const host = `unix://${socket}`;
+
+/** Two free ports in a row: the cluster port and the dispatcher's, one above it. */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await listenOn(0);
+    if (port < 65535 && (await listenOn(port + 1).catch(() => 0)) === port + 1) return port;
+  }
+}
+
+function listenOn(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
+    });
+  });
+}
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function orca(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [orcaBin, '-H', host, ...args], {
+      env: { ...process.env, ORCA_HOST: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    proc.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    proc.once('error', reject);
+    proc.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await orca(args);
+  assert.equal(r.code, 0, `orca ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+let nodeId = '';
+
+async function webContainers(all = false): Promise<{ id: string; task: string }[]> {
+  const { stdout } = await exec('docker', [
+    'ps',
+    ...(all ? ['-a'] : []),
+    '--filter',
+    `label=orca.node.id=${nodeId}`,
+    '--filter',
+    'label=orca.service.name=web',
+    '--format',
+    '{{.ID}} {{.Label "orca.task.id"}}',
+  ]);
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [id = '', task = ''] = l.split(' ');
+      return { id, task };
+    });
+}
+
+async function ps(): Promise<Task[]> {
+  return JSON.parse(await ok('service', 'ps', 'web', '--format', 'json')) as Task[];
+}
+
+const runningIds = async (): Promise<string[]> =>
+  (await ps())
+    .filter((t) => t.status.state === 'running' && t.desiredState === 'running')
+    .map((t) => t.meta.id)
+    .sort();
+
+describe('a one-host swarm converges (daemon, CLI, Docker)', () => {
+  let daemon: ChildProcess | null = null;
+  let stderr = '';
+
+  before(async () => {
+    const port = await freePortPair();
+    daemon = spawn(
+      process.execPath,
+      [
+        orcaBin,
+        'daemon',
+        '--data-dir',
+        path.join(tempRoot, 'data'),
+        '--socket',
+        socket,
+        '--listen-addr',
+        `127.0.0.1:${port}`,
+        '--log-format',
+        'json',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    daemon.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    await waitFor(
+      () => {
+        if (daemon?.exitCode !== null) throw new Error(`daemon exited: ${stderr}`);
+        return stderr.includes('"msg":"orca daemon started"');
+      },
+      { what: 'daemon started' },
+    );
+    const init = await ok('swarm', 'init');
+    nodeId = /current node \(([0-9a-z]+)\) is now a manager/.exec(init)?.[1] ?? '';
+    assert.ok(nodeId !== '', init);
+  });
+
+  after(async () => {
+    if (daemon !== null && daemon.exitCode === null) {
+      const exited = new Promise((r) => daemon?.once('exit', r));
+      daemon.kill('SIGTERM');
+      await exited;
+    }
+    if (nodeId !== '') {
+      const { stdout } = await exec('docker', [
+        'ps',
+        '-aq',
+        '--filter',
+        `label=orca.node.id=${nodeId}`,
+      ]).catch(() => ({ stdout: '' }));
+      const ids = stdout.split('\n').filter((l) => l.trim() !== '');
+      if (ids.length > 0) await exec('docker', ['rm', '-f', ...ids]).catch(() => {});
+    }
+    rmSync(tempRoot, { recursive: true, force: true });
+  });
+
+  it('runs, heals, scales and removes a service', async () => {
+    await ok(
+      'service',
+      'create',
+      '--detach',
+      '--replicas',
+      '2',
+      '--name',
+      'web',
+      '--container-label',
+      'orca.test=1',
+      '--stop-grace-period',
+      '1s',
+      'orca-test/busybox:1',
+      'sleep',
+      '300',
+    );
+    await waitFor(async () => (await webContainers()).length === 2, {
+      timeoutMs: 30_000,
+      what: '2 web containers running',
+    });
+    await waitFor(async () => (await runningIds()).length === 2, {
+      timeoutMs: 10_000,
+      what: 'service ps: 2 running',
+    });
+    assert.deepEqual(
+      (await webContainers()).map((c) => c.task).sort(),
+      await runningIds(),
+      'each running task has its container',
+    );
+
+    // A container removed behind orca's back: its task fails and the slot gets a new one.
+    const [victim] = await webContainers();
+    assert.ok(victim !== undefined);
+    await exec('docker', ['rm', '-f', victim.id]);
+    await waitFor(
+      async () => {
+        const tasks = await ps();
+        const old = tasks.find((t) => t.meta.id === victim.task);
+        const live = tasks.filter(
+          (t) => t.status.state === 'running' && t.desiredState === 'running',
+        );
+        return old?.status.state === 'failed' && live.length === 2 && !live.includes(old);
+      },
+      { timeoutMs: 30_000, what: 'old task failed, a replacement running' },
+    );
+    await waitFor(async () => (await webContainers()).length === 2, {
+      timeoutMs: 10_000,
+      what: '2 web containers after the replacement',
+    });
+
+    await ok('service', 'scale', '--detach', 'web=3');
+    await waitFor(async () => (await webContainers()).length === 3, {
+      timeoutMs: 30_000,
+      what: '3 web containers',
+    });
+    await waitFor(async () => (await runningIds()).length === 3, { what: 'service ps: 3 running' });
+
+    await ok('service', 'rm', 'web');
+    await waitFor(async () => (await webContainers(true)).length === 0, {
+      timeoutMs: 30_000,
+      what: 'no web container left',
+    });
+  });
+});

@@ -1,0 +1,213 @@
+// The service commands end to end: a real `orca daemon` child with a one-manager swarm, driven
+// by the CLI as child processes. The leader's loops may or may not exist, so nothing here
+// depends on tasks being created or run: every command that would wait uses --detach.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { ServiceListItem } from '../../src/api/control-wire.ts';
+import type { Service } from '../../src/api/objects.ts';
+import { waitFor } from '../support/wait.ts';
+
+const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
+const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-service-'));
+const socket = path.join(tempRoot, 'run', 'orca.sock');
+const host = `unix://${socket}`;
+let daemon: ChildProcess | null = null;
+
+/** Two free ports in a row: the cluster port, and the dispatcher's one above it. */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await listenOn(0);
+    if (port < 65535 && (await listenOn(port + 1).catch(() => 0)) === port + 1) return port;
+  }
+}
+
+function listenOn(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
+    });
+  });
+}
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function orca(...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [orcaBin, '-H', host, ...args], {
+      env: { ...process.env, ORCA_HOST: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    proc.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    proc.once('error', reject);
+    proc.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await orca(...args);
+  assert.equal(r.code, 0, `orca ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+async function inspect(ref: string): Promise<Service> {
+  const [svc] = JSON.parse(await ok('service', 'inspect', ref)) as Service[];
+  assert.ok(svc !== undefined);
+  return svc;
+}
+
+before(async () => {
+  const proc = spawn(
+    process.execPath,
+    [
+      orcaBin,
+      'daemon',
+      '--data-dir',
+      path.join(tempRoot, 'data'),
+      '--socket',
+      socket,
+      '--listen-addr',
+      `127.0.0.1:${await freePortPair()}`,
+      '--docker-host',
+      `unix://${path.join(tempRoot, 'no-docker.sock')}`,
+      '--log-format',
+      'json',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  daemon = proc;
+  let stderr = '';
+  proc.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  await waitFor(
+    () => {
+      if (proc.exitCode !== null) throw new Error(`daemon exited: ${stderr}`);
+      return stderr.includes('"msg":"orca daemon started"');
+    },
+    { what: 'the daemon started' },
+  );
+  await ok('swarm', 'init');
+});
+
+after(() => {
+  daemon?.kill('SIGKILL');
+  rmSync(tempRoot, { recursive: true, force: true });
+});
+
+describe('orca service commands against a daemon', () => {
+  it('creates, lists, inspects, scales, updates, rolls back and removes a service', async () => {
+    const created = await ok(
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'web',
+      '--replicas',
+      '2',
+      'orca-test/busybox:1',
+      'sleep',
+      '300',
+    );
+    const id = created.trim();
+    assert.match(id, /^[0-9a-z]{25}$/);
+
+    const table = await ok('service', 'ls');
+    assert.match(table.split('\n')[0] ?? '', /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE$/);
+    assert.match(
+      table,
+      new RegExp(`^${id.slice(0, 12)}\\s+web\\s+replicated\\s+\\d/2\\s+orca-test/busybox:1$`, 'm'),
+    );
+    const listed = JSON.parse(await ok('service', 'ls', '--format', 'json')) as ServiceListItem[];
+    assert.deepEqual(
+      listed.map((s) => [s.meta.id, s.spec.name, s.serviceStatus.desiredTasks]),
+      [[id, 'web', 2]],
+    );
+    assert.equal(await ok('service', 'ls', '-q'), `${id.slice(0, 12)}\n`);
+
+    const v1 = await inspect('web');
+    assert.equal(v1.meta.id, id);
+    assert.deepEqual(v1.spec.mode, { kind: 'replicated', replicas: 2 });
+    assert.equal(v1.spec.task.container.image, 'orca-test/busybox:1');
+    assert.deepEqual(v1.spec.task.container.args, ['sleep', '300']);
+    assert.equal((await inspect(id.slice(0, 8))).spec.name, 'web');
+
+    // No loops are needed for the table: with or without tasks, the header is Docker's.
+    const ps = await ok('service', 'ps', 'web');
+    assert.match(ps, /^ID\s+NAME\s+IMAGE\s+NODE\s+DESIRED STATE\s+CURRENT STATE\s+ERROR$/m);
+    assert.ok(Array.isArray(JSON.parse(await ok('service', 'ps', '--format', 'json', 'web'))));
+
+    assert.equal(await ok('service', 'scale', '--detach', 'web=3'), 'web scaled to 3\n');
+    assert.deepEqual((await inspect('web')).spec.mode, { kind: 'replicated', replicas: 3 });
+
+    await ok('service', 'update', '--detach', '--env-add', 'A=1', 'web');
+    const updated = await inspect('web');
+    assert.deepEqual(updated.spec.task.container.env, ['A=1']);
+    assert.notEqual(updated.previousSpec, null);
+    assert.deepEqual(updated.previousSpec?.task.container.env, []);
+
+    await ok('service', 'rollback', '--detach', 'web');
+    const rolled = await inspect('web');
+    assert.deepEqual(rolled.spec.task.container.env, []);
+    assert.deepEqual(rolled.spec.mode, { kind: 'replicated', replicas: 3 });
+    assert.deepEqual(rolled.previousSpec?.task.container.env, ['A=1']);
+
+    const dup = await orca('service', 'create', '--detach', '--name', 'web', 'busybox');
+    assert.equal(dup.code, 1, dup.stderr);
+    assert.match(dup.stderr, /^orca: service name web is already in use/);
+
+    const bad = await orca(
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'bad',
+      '--replicas',
+      '-1',
+      'busybox',
+    );
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--replicas: "-1"/);
+    assert.equal((await ok('service', 'ls', '-q')).trim().split('\n').length, 1);
+
+    const global = await ok('service', 'create', '--detach', '--mode', 'global', 'busybox');
+    const scaleGlobal = await orca('service', 'scale', '--detach', `${global.trim()}=2`);
+    assert.equal(scaleGlobal.code, 1);
+    assert.match(
+      scaleGlobal.stderr,
+      /scale can only be used with replicated or replicated-job mode/,
+    );
+    const generated = (await inspect(global.trim())).spec.name;
+    assert.match(generated, /^[a-z]+_[a-z]+\d?$/);
+
+    const missing = await orca('service', 'inspect', 'nope');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /service nope not found/);
+
+    assert.equal(await ok('service', 'rm', 'web', generated), `web\n${generated}\n`);
+    assert.equal(await ok('service', 'ls', '-q'), '');
+    const gone = await orca('service', 'rm', 'web');
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /service web not found/);
+  });
+});
