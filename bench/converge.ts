@@ -1,0 +1,180 @@
+// `npm run bench:converge`: how fast orca converges a replicated service, next to Docker Swarm
+// mode and to the bare Engine API on the same engine, one after the other in one run, with the
+// same image and command (`orca-test/busybox:1 sleep 3600`, with an init as PID 1 so that stops
+// are immediate). For each size N it times, from just before the command is issued until a poll
+// of the engine (every 100 ms: the running containers with the service's label) sees the state:
+//   create     N replicas            -> N running
+//   scale_up   N -> 2N                -> 2N running
+//   scale_down 2N -> N                -> N running
+//   update     --env-add, parallelism 5, no delay -> N running, all with the new env, none of
+//              the old containers running
+// The bare-engine row is the benchmark itself doing the work through dockerode: create and scale
+// with every container in flight at once, the update 5 slots at a time (stop, remove, create,
+// start), like a stop-first rolling update with parallelism 5.
+// Progress goes to stderr; the last line of stdout is one JSON object.
+
+import { availableParallelism, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import Docker from 'dockerode';
+import {
+  EngineSystem,
+  OrcaSystem,
+  SwarmSystem,
+  type System,
+  untrack,
+} from './lib/converge-systems.ts';
+import { listRunning, waitGone, waitRunning, waitUpdated } from './lib/converge-watch.ts';
+import { freePortBase, makeTempDir, removeTempDir } from './lib/proc.ts';
+import { ratio, round } from './lib/stats.ts';
+
+const USAGE = `usage: node bench/converge.ts [options]
+  --sizes LIST     replica counts N, comma-separated (default 10,50)
+  --only LIST      systems to run, comma-separated, of orca,swarm,engine (default all three)
+  --keep           keep orca's data dir and daemon log (the folder is printed)`;
+
+const { values: flags } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10,50' },
+    only: { type: 'string', default: 'orca,swarm,engine' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (flags.help) {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const sizes = flags.sizes.split(',').map((s) => Number(s.trim()));
+if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
+  process.stderr.write(`--sizes: expected positive integers, got ${flags.sizes}\n${USAGE}\n`);
+  process.exit(2);
+}
+const only = new Set(flags.only.split(',').map((s) => s.trim()));
+
+const ROWS = ['create', 'scale_up', 'scale_down', 'update'] as const;
+type Row = (typeof ROWS)[number];
+type Times = Record<string, Partial<Record<Row | 'rm', number>>>; // key: String(N)
+
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+const docker = new Docker();
+const timeoutFor = (containers: number): number => 60_000 + 3_000 * containers;
+const ms = (t: number): string => `${(t / 1000).toFixed(2)} s`;
+
+async function measure(sys: System, n: number): Promise<Partial<Record<Row | 'rm', number>>> {
+  const svc = `bconv-${sys.name}-${n}-${process.pid}`;
+  const label = sys.label(svc);
+  const out: Partial<Record<Row | 'rm', number>> = {};
+  try {
+    let t0 = performance.now();
+    await sys.create(svc, n, 'BENCH_GEN=1');
+    out.create = await waitRunning(docker, label, n, t0, timeoutFor(n));
+    log(`  ${sys.name} N=${n} create: ${ms(out.create)}`);
+
+    t0 = performance.now();
+    await sys.scale(svc, 2 * n);
+    out.scale_up = await waitRunning(docker, label, 2 * n, t0, timeoutFor(n));
+    log(`  ${sys.name} N=${n} scale ${n}->${2 * n}: ${ms(out.scale_up)}`);
+
+    t0 = performance.now();
+    await sys.scale(svc, n);
+    out.scale_down = await waitRunning(docker, label, n, t0, timeoutFor(n));
+    log(`  ${sys.name} N=${n} scale ${2 * n}->${n}: ${ms(out.scale_down)}`);
+
+    const old = new Set(await listRunning(docker, label));
+    t0 = performance.now();
+    await sys.update(svc, 'BENCH_GEN=2');
+    out.update = await waitUpdated(docker, label, n, 'BENCH_GEN=2', old, t0, timeoutFor(2 * n));
+    log(`  ${sys.name} N=${n} rolling update: ${ms(out.update)}`);
+  } finally {
+    const t0 = performance.now();
+    try {
+      await sys.remove(svc);
+    } catch (err) {
+      log(`  ${sys.name}: removing ${svc}: ${(err as Error).message}`);
+    }
+    // Every container of the service, stopped ones included, gone before the next measurement.
+    await waitGone(docker, label, 60_000);
+    out.rm = performance.now() - t0;
+    untrack(label);
+  }
+  return out;
+}
+
+async function runSystem(sys: System): Promise<Times> {
+  const times: Times = {};
+  log(`${sys.name}: setting up`);
+  await sys.setup();
+  try {
+    for (const n of sizes) times[String(n)] = await measure(sys, n);
+  } finally {
+    log(`${sys.name}: tearing down`);
+    await sys.teardown();
+  }
+  return times;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  // proc.ts's signal hooks (SIGINT/SIGTERM kill members and exit, which runs the cleanup hooks).
+  removeTempDir(makeTempDir('orca-bench-converge-hooks-', false));
+  await docker.ping();
+  await docker.getImage('orca-test/busybox:1').inspect();
+
+  const results: Record<string, Times> = {};
+  if (only.has('orca')) {
+    const port = await freePortBase('127.0.0.1', [24377, 25377, 26377, 27377], [0]);
+    results.orca = await runSystem(new OrcaSystem(port, flags.keep));
+  }
+  if (only.has('swarm')) results.swarm = await runSystem(new SwarmSystem());
+  if (only.has('engine')) results.engine = await runSystem(new EngineSystem(docker, 5));
+
+  const big = String(Math.max(...sizes));
+  const at = (sys: string, n: string, row: Row): number | undefined => results[sys]?.[n]?.[row];
+  const ratios: Record<string, { orca_swarm: number | null; orca_engine: number | null }> = {};
+  let maxRatio: number | null = null;
+  for (const n of sizes.map(String)) {
+    for (const row of ROWS) {
+      const r = ratio(at('orca', n, row), at('swarm', n, row));
+      ratios[`${row}_${n}`] = {
+        orca_swarm: r,
+        orca_engine: ratio(at('orca', n, row), at('engine', n, row)),
+      };
+      if (r !== null && (maxRatio === null || r > maxRatio)) maxRatio = r;
+    }
+  }
+  const rawMs: Record<string, Record<string, Record<string, number | null>>> = {};
+  for (const [sys, t] of Object.entries(results)) {
+    rawMs[sys] = {};
+    for (const [n, rows] of Object.entries(t)) {
+      rawMs[sys][n] = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, round(v, 0)]));
+    }
+  }
+  const report = {
+    bench: 'converge',
+    sizes,
+    image: 'orca-test/busybox:1 sleep 3600 (init)',
+    create_ratio: ratio(at('orca', big, 'create'), at('swarm', big, 'create')),
+    engine_ratio: ratio(at('orca', big, 'create'), at('engine', big, 'create')),
+    max_ratio: maxRatio,
+    ratio_size: Number(big),
+    ratios,
+    times_ms: rawMs,
+    engine_parallelism: { create: 'N', scale: 'N', update: 5 },
+    poll_ms: 100,
+    cpus: availableParallelism(),
+    loadavg: loadavg().map((l) => round(l, 2)),
+    total_s: round((performance.now() - started) / 1000, 1),
+  };
+  log(`total: ${report.total_s} s`);
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(
+      `bench:converge failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
+    process.exit(1);
+  },
+);
