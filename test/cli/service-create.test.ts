@@ -13,11 +13,11 @@ import { InvalidFlagsError } from '../../src/errors.ts';
 import { throwsProblem } from './problems.ts';
 
 const files: Record<string, string> = {
-  '/work/app.env': '# app settings\nLOG_LEVEL=info\nPORT=80\nFROM_HOST\n',
-  '/work/more.env': 'PORT=8080\n',
+  '/srv/app.env': '# app settings\nLOG_LEVEL=info\nPORT=80\nFROM_HOST\n',
+  '/srv/more.env': 'PORT=8080\n',
 };
 const ctx: SpecContext = {
-  cwd: '/work',
+  cwd: '/srv',
   lookupEnv: (k) => ({ FROM_HOST: 'yes', TOKEN: 's3cret' })[k],
   readFile: (path) => {
     const text = files[path];
@@ -133,7 +133,7 @@ describe('service create: every flag on one command line', () => {
       '--env-file',
       'app.env',
       '--env-file',
-      '/work/more.env',
+      '/srv/more.env',
       '--label',
       'com.example.team=web',
       '-l',

@@ -13,7 +13,7 @@ import {
 import { throwsProblem } from './problems.ts';
 
 const ctx: SpecContext = {
-  cwd: '/work',
+  cwd: '/srv',
   lookupEnv: (k) => ({ FROM_HOST: 'yes' })[k],
   readFile: () => {
     throw new Error('no files here');
