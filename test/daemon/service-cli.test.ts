@@ -5,70 +5,20 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { ServiceListItem } from '../../src/api/control-wire.ts';
 import type { Service } from '../../src/api/objects.ts';
 import { waitFor } from '../support/wait.ts';
+import { cliFor, freePortPair, orcaBin } from './support/cli.ts';
 
-const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
 const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-service-'));
 const socket = path.join(tempRoot, 'run', 'orca.sock');
 const host = `unix://${socket}`;
 let daemon: ChildProcess | null = null;
 
-/** Two free ports in a row: the cluster port, and the dispatcher's one above it. */
-async function freePortPair(): Promise<number> {
-  for (;;) {
-    const port = await listenOn(0);
-    if (port < 65535 && (await listenOn(port + 1).catch(() => 0)) === port + 1) return port;
-  }
-}
-
-function listenOn(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(port, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
-    });
-  });
-}
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function orca(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [orcaBin, '-H', host, ...args], {
-      env: { ...process.env, ORCA_HOST: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    proc.once('error', reject);
-    proc.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await orca(...args);
-  assert.equal(r.code, 0, `orca ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const { orca, ok } = cliFor(host);
 
 async function inspect(ref: string): Promise<Service> {
   const [svc] = JSON.parse(await ok('service', 'inspect', ref)) as Service[];

@@ -1,0 +1,60 @@
+// What the daemon end-to-end tests share: ports for a daemon, and the CLI run as a child process
+// against that daemon's socket, as a user would.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const orcaBin = fileURLToPath(new URL('../../../bin/orca', import.meta.url));
+
+function listenOn(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
+    });
+  });
+}
+
+/** Two free ports in a row: the cluster port, and the dispatcher's one above it. */
+export async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await listenOn(0);
+    if (port < 65535 && (await listenOn(port + 1).catch(() => 0)) === port + 1) return port;
+  }
+}
+
+export interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The CLI bound to one daemon: `orca` reports any outcome, `ok` asserts success. */
+export function cliFor(host: string) {
+  const orca = (...args: string[]): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const proc = spawn(process.execPath, [orcaBin, '-H', host, ...args], {
+        env: { ...process.env, ORCA_HOST: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      proc.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString('utf8');
+      });
+      proc.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString('utf8');
+      });
+      proc.once('error', reject);
+      proc.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  const ok = async (...args: string[]): Promise<string> => {
+    const r = await orca(...args);
+    assert.equal(r.code, 0, `orca ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout;
+  };
+  return { orca, ok };
+}
