@@ -266,13 +266,17 @@ export class RaftNode {
     return this.onLoop(() => this.core.transferLeader(to));
   }
 
+  /**
+   * Leader and role are the driver's view, not the core's: the core learns of an election a
+   * moment before its Ready is processed, and a caller told "leader" must be able to propose.
+   */
   status(): RaftStatus {
     const conf: ConfState = this.core.conf;
     return {
       id: this.id,
       clusterId: this.opts.clusterId,
-      role: this.core.role,
-      leader: this.core.leader,
+      role: this.role,
+      leader: this.leader,
       term: this.core.term,
       commit: this.core.log.committed,
       applied: this.applied,
