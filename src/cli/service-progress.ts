@@ -97,6 +97,11 @@ export function convergence(service: Service, all: readonly TaskView[]): Converg
 }
 
 export interface WaitOptions {
+  /**
+   * A rollback the orchestrator starts on its own ends an update's wait with an error; one the
+   * user asked for is what a rollback's wait waits for.
+   */
+  readonly waitingFor?: 'create' | 'update' | 'scale' | 'rollback';
   readonly fetch: () => Promise<{ service: Service; tasks: readonly TaskView[] }>;
   readonly write: (text: string) => void;
   readonly timeoutMs?: number;
@@ -113,27 +118,40 @@ export const defaultConvergeTimeoutMs = 120_000;
 export async function waitForConvergence(opts: WaitOptions): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? defaultConvergeTimeoutMs;
   const deadline = Date.now() + timeoutMs;
+  const notConverged = (message: string) => new OrcaError('ORCA_NOT_CONVERGED', message);
   let shown = '';
+  let rolledBackBy = '';
   for (;;) {
     const { service, tasks } = await opts.fetch();
     const c = convergence(service, tasks);
     const text = `${c.lines.join('\n')}\n`;
     if (!opts.quiet && text !== shown) opts.write(text);
     shown = text;
-    if (c.state === 'converged') {
+    const update = service.updateStatus;
+    // While a rolling update runs, its failure action (pause, continue, rollback) judges failed
+    // tasks, and it is done once the monitor period has passed, as `docker service update`.
+    const updating = update?.state === 'updating' || update?.state === 'rollback_started';
+    if (update?.state === 'paused') throw notConverged(`service update paused: ${update.message}`);
+    if (update?.state === 'rollback_paused') {
+      throw notConverged(`service rollback paused: ${update.message}`);
+    }
+    if (update?.state === 'rollback_started' && opts.waitingFor !== 'rollback' && !rolledBackBy) {
+      rolledBackBy = update.message;
+      if (!opts.quiet) opts.write(`rollback: ${update.message}\n`);
+    }
+    if (c.state === 'converged' && !updating) {
+      if (rolledBackBy !== '') throw notConverged(`service rolled back: ${rolledBackBy}`);
       if (!opts.quiet) opts.write('verify: Service converged\n');
       return;
     }
-    if (c.state === 'failed') {
-      throw new OrcaError(
-        'ORCA_NOT_CONVERGED',
+    if (c.state === 'failed' && !updating) {
+      throw notConverged(
         `service ${service.spec.name} did not converge: ${c.why}; see: orca service ps ${service.spec.name}`,
       );
     }
     if (Date.now() >= deadline) {
-      throw new OrcaError(
-        'ORCA_NOT_CONVERGED',
-        `the service did not converge within ${Math.round(timeoutMs / 1000)} s: ${c.why || 'no progress'}; ` +
+      throw notConverged(
+        `the service did not converge within ${Math.round(timeoutMs / 1000)} s: ${c.why || (updating ? 'the update is still in progress' : 'no progress')}; ` +
           `it is still there and may yet converge: follow it with "orca service ps ${service.spec.name}" (--detach does not wait)`,
       );
     }

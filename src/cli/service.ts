@@ -6,7 +6,7 @@ import { hostOf, outputFormat } from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { json } from './output.ts';
 import { formatServiceTable, formatTaskTable, shortId } from './service-format.ts';
-import { waitForConvergence } from './service-progress.ts';
+import { type WaitOptions, waitForConvergence } from './service-progress.ts';
 import {
   addServiceCreateOptions,
   type ServiceCreateOptions,
@@ -27,9 +27,15 @@ interface WaitFlags {
 }
 
 /** Without --detach, as Docker: follow the service until it converges (or give up, exit 1). */
-async function maybeWait(host: string, serviceId: string, o: WaitFlags): Promise<void> {
+async function maybeWait(
+  host: string,
+  serviceId: string,
+  o: WaitFlags,
+  waitingFor: WaitOptions['waitingFor'],
+): Promise<void> {
   if (o.detach === true) return;
   await waitForConvergence({
+    waitingFor,
     fetch: async () => {
       const service = await callDaemon(host, 'ServiceInspect', { service: serviceId });
       const { tasks } = await callDaemon(host, 'TaskList', { service: serviceId });
@@ -113,7 +119,7 @@ Examples:
       const host = hostOf(cmd);
       const created = await callDaemon(host, 'ServiceCreate', { spec });
       process.stdout.write(`${created.meta.id}\n`);
-      await maybeWait(host, created.meta.id, o);
+      await maybeWait(host, created.meta.id, o, 'create');
     },
   );
 
@@ -228,7 +234,7 @@ Examples:
       await forEach(wanted, async (w) => {
         const scaled = await callDaemon(host, 'ServiceScale', w);
         process.stdout.write(`${w.service} scaled to ${w.replicas}\n`);
-        await maybeWait(host, scaled.meta.id, o);
+        await maybeWait(host, scaled.meta.id, o, 'scale');
       });
     });
 
@@ -249,7 +255,7 @@ Examples:
         version: current.meta.version,
       });
       process.stdout.write(`${ref}\n`);
-      await maybeWait(host, updated.meta.id, o);
+      await maybeWait(host, updated.meta.id, o, 'update');
     },
   );
 
@@ -270,6 +276,6 @@ Examples:
       const host = hostOf(cmd);
       const rolled = await callDaemon(host, 'ServiceRollback', { service: ref });
       process.stdout.write(`${ref}\nrollback: manually requested rollback\n`);
-      await maybeWait(host, rolled.meta.id, o);
+      await maybeWait(host, rolled.meta.id, o, 'rollback');
     });
 }

@@ -1,6 +1,6 @@
 // Drives one task toward its desired state, one state per call, after swarmkit's exec.Do: the
 // decision is a pure function of the task and its last status (`decide`, `observe`), and a step
-// makes at most one Runtime call for it. The controller may be recreated at any point (a daemon
+// makes at most one Runtime call for it (start excepted: it looks at what it started). The controller may be recreated at any point (a daemon
 // restart): everything it needs to go on is in the task and its status (`containerId` included),
 // apart from the count of consecutive temporary failures and whether the container was removed.
 
@@ -72,7 +72,12 @@ export function decide(task: Task, status: TaskStatus, removed = false): Action 
     case 'preparing':
       return { kind: 'ensureImage', image: task.spec.container.image };
     case 'starting':
-      return id === undefined ? { kind: 'create' } : { kind: 'start', containerId: id };
+      if (id === undefined) return { kind: 'create' };
+      // Started, with a health check still to pass: as Swarm, the task is running only once
+      // the container is healthy.
+      return status.health === 'starting'
+        ? { kind: 'watch', containerId: id }
+        : { kind: 'start', containerId: id };
     case 'running':
       return id === undefined
         ? { kind: 'advance', state: 'failed', message: 'task: container removed' }
@@ -106,6 +111,15 @@ export function observe(
     return { ...fail(status, message, now), exitCode: code };
   }
   if (info.health === 'unhealthy') return fail(status, 'task: unhealthy container', now);
+  if (status.state === 'starting' && info.health !== 'starting') {
+    const running: TaskStatus = {
+      ...status,
+      state: 'running',
+      message: 'started',
+      timestamp: iso(now),
+    };
+    return info.health === null ? running : { ...running, health: info.health };
+  }
   if (info.health !== null && info.health !== status.health) {
     // Same state: the timestamp stays the time the task started running.
     return { ...status, health: info.health };
@@ -220,9 +234,24 @@ export class TaskController {
         const containerId = await rt.create(runtimeTask(task));
         return { ...status, message: 'created', containerId };
       }
-      case 'start':
+      case 'start': {
         await rt.start(action.containerId);
-        return { ...status, state: 'running', message: 'started', timestamp: now() };
+        // The one step with two Runtime calls: whether the container has a health check (the
+        // image's HEALTHCHECK counts) is only known by looking at it.
+        const started = await rt.inspect(action.containerId);
+        if (!started.gone && started.health === 'starting') {
+          return {
+            ...status,
+            message: 'waiting for the container to be healthy',
+            health: 'starting',
+          };
+        }
+        return observe(
+          { ...status, state: 'running', message: 'started', timestamp: now() },
+          started,
+          this.#clock(),
+        );
+      }
       case 'watch': {
         const observed = observe(status, await rt.inspect(action.containerId), this.#clock());
         if (observed.message === 'task: unhealthy container') {

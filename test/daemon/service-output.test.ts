@@ -182,6 +182,61 @@ describe('waiting for a service to converge', () => {
     assert.deepEqual(out, ['1/1: pending\noverall progress: 0 out of 1 task\n']);
   });
 
+  it('waits out an update, and fails when the update paused or rolled back', async () => {
+    const withStatus = (state: NonNullable<Service['updateStatus']>['state'], message: string) => ({
+      ...service(1),
+      updateStatus: { state, startedAt: new Date(now).toISOString(), message },
+    });
+    // A failed task while the update runs is the update's business: its failure action decides.
+    const rolled: [Service, TaskState][] = [
+      [withStatus('updating', 'update in progress'), 'failed'],
+      [withStatus('rollback_started', 'update rolled back due to failure of task x'), 'starting'],
+      [withStatus('rollback_started', 'update rolled back due to failure of task x'), 'running'],
+      [withStatus('rollback_completed', 'rollback completed'), 'running'],
+    ];
+    const out: string[] = [];
+    const fetchFrom = (steps: [Service, TaskState][]) => async () => {
+      const [svc, state] = steps.length > 1 ? steps.shift()! : steps[0]!;
+      return { service: svc, tasks: [task(1, state)] };
+    };
+    await assert.rejects(
+      waitForConvergence({
+        waitingFor: 'update',
+        fetch: fetchFrom(rolled),
+        write: (t) => out.push(t),
+        intervalMs: 0,
+      }),
+      /service rolled back: update rolled back due to failure of task x/,
+    );
+    assert.ok(
+      out.includes('rollback: update rolled back due to failure of task x\n'),
+      out.join(''),
+    );
+
+    await assert.rejects(
+      waitForConvergence({
+        waitingFor: 'update',
+        fetch: fetchFrom([
+          [withStatus('paused', 'update paused due to failure of task y'), 'failed'],
+        ]),
+        write: () => {},
+        intervalMs: 0,
+      }),
+      /service update paused: update paused due to failure of task y/,
+    );
+
+    // A rollback the user asked for converges like anything else.
+    await waitForConvergence({
+      waitingFor: 'rollback',
+      fetch: fetchFrom([
+        [withStatus('rollback_started', 'manually requested rollback'), 'starting'],
+        [withStatus('rollback_completed', 'rollback completed'), 'running'],
+      ]),
+      write: () => {},
+      intervalMs: 0,
+    });
+  });
+
   it('prints progress as it changes, then that the service converged', async () => {
     const states: TaskState[][] = [['pending'], ['pending'], ['starting'], ['running']];
     const out: string[] = [];

@@ -56,9 +56,16 @@ class FakeRuntime implements Runtime {
     return id;
   }
 
+  /** What a started container's health is: set to 'starting' for one with a health check. */
+  healthOnStart: ContainerInfo['health'] = null;
+
   async start(id: string): Promise<void> {
     this.#enter('start', id);
-    this.#update(id, { state: 'running', startedAt: 'now' });
+    this.#update(id, { state: 'running', startedAt: 'now', health: this.healthOnStart });
+  }
+
+  setHealth(id: string, health: ContainerInfo['health']): void {
+    this.#update(id, { health });
   }
 
   async inspect(id: string): Promise<ContainerInfo | ContainerGone> {
@@ -190,7 +197,7 @@ const states = (seen: TaskStatus[]): TaskState[] => seen.map((s) => s.state);
 const last = (seen: TaskStatus[]): TaskStatus => seen.at(-1)!;
 
 describe('task controller', () => {
-  it('moves a new task to running, one state and at most one runtime call per step', async () => {
+  it('moves a new task to running, one state and one runtime call per step (start looks too)', async () => {
     const { rt, ctl } = setup();
     const t = task();
     let s = status('new');
@@ -205,12 +212,12 @@ describe('task controller', () => {
       ['preparing', 'preparing', 0],
       ['starting', 'starting', 1],
       ['starting', 'created', 1],
-      ['running', 'started', 1],
+      ['running', 'started', 2],
       ['running', 'started', 1],
     ]);
     assert.deepEqual(
       rt.calls.map((c) => c[0]),
-      ['ensureImage', 'create', 'start', 'inspect'],
+      ['ensureImage', 'create', 'start', 'inspect', 'inspect'],
     );
     assert.equal(s.containerId, 'c1');
     assert.equal(rt.containers.get('c1')?.state, 'running');
@@ -232,6 +239,35 @@ describe('task controller', () => {
     // 'created' stays in starting: the time the task entered the state is kept.
     assert.equal(stamps[4], stamps[3]);
     assert.equal(new Set(stamps).size, 5);
+  });
+
+  it('keeps a health-checked task starting until it is healthy, as Swarm', async () => {
+    const { rt, ctl } = setup();
+    rt.healthOnStart = 'starting';
+    const t = task();
+    const seen = await drive(ctl, t, status('preparing'));
+    const waiting = last(seen);
+    assert.equal(waiting.state, 'starting');
+    assert.equal(waiting.health, 'starting');
+    assert.equal(ctl.next(t, waiting).kind, 'watch');
+    // Still starting on the next look: nothing moves.
+    assert.equal(await ctl.step(t, waiting), waiting);
+    rt.setHealth('c1', 'healthy');
+    const running = await ctl.step(t, waiting);
+    assert.equal(running.state, 'running');
+    assert.equal(running.health, 'healthy');
+  });
+
+  it('fails a task whose container turns unhealthy before it was ever healthy', async () => {
+    const { rt, ctl } = setup();
+    rt.healthOnStart = 'starting';
+    const t = task();
+    const waiting = last(await drive(ctl, t, status('preparing')));
+    rt.setHealth('c1', 'unhealthy');
+    const failed = await ctl.step(t, waiting);
+    assert.equal(failed.state, 'failed');
+    assert.equal(failed.message, 'task: unhealthy container');
+    assert.equal(rt.containers.get('c1')?.state, 'exited', 'the unhealthy container is stopped');
   });
 
   it('rejects a task whose image is missing, with the message', async () => {
