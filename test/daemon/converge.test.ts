@@ -3,7 +3,7 @@
 // scaled, removed. Containers carry orca.test=1 and this swarm's node id; after() removes them.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,14 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Task } from '../../src/api/objects.ts';
 import { waitFor } from '../support/wait.ts';
-import { cliFor, freePortPair, orcaBin } from './support/cli.ts';
+import { cliFor } from './support/cli.ts';
+import { initNodeId, removeNodeContainers, TestDaemon } from './support/daemon.ts';
 
 const exec = promisify(execFile);
 const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-converge-'));
-const socket = path.join(tempRoot, 'run', 'orca.sock');
-const host = `unix://${socket}`;
-
-const { ok } = cliFor(host);
+const daemon = new TestDaemon({ dir: tempRoot });
+const { ok } = cliFor(daemon.host);
 
 let nodeId = '';
 
@@ -53,58 +52,14 @@ const runningIds = async (): Promise<string[]> =>
     .sort();
 
 describe('a one-host swarm converges (daemon, CLI, Docker)', () => {
-  let daemon: ChildProcess | null = null;
-  let stderr = '';
-
   before(async () => {
-    const port = await freePortPair();
-    daemon = spawn(
-      process.execPath,
-      [
-        orcaBin,
-        'daemon',
-        '--data-dir',
-        path.join(tempRoot, 'data'),
-        '--socket',
-        socket,
-        '--listen-addr',
-        `127.0.0.1:${port}`,
-        '--log-format',
-        'json',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    daemon.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    await waitFor(
-      () => {
-        if (daemon?.exitCode !== null) throw new Error(`daemon exited: ${stderr}`);
-        return stderr.includes('"msg":"orca daemon started"');
-      },
-      { what: 'daemon started' },
-    );
-    const init = await ok('swarm', 'init');
-    nodeId = /current node \(([0-9a-z]+)\) is now a manager/.exec(init)?.[1] ?? '';
-    assert.ok(nodeId !== '', init);
+    await daemon.start();
+    nodeId = initNodeId(await ok('swarm', 'init'));
   });
 
   after(async () => {
-    if (daemon !== null && daemon.exitCode === null) {
-      const exited = new Promise((r) => daemon?.once('exit', r));
-      daemon.kill('SIGTERM');
-      await exited;
-    }
-    if (nodeId !== '') {
-      const { stdout } = await exec('docker', [
-        'ps',
-        '-aq',
-        '--filter',
-        `label=orca.node.id=${nodeId}`,
-      ]).catch(() => ({ stdout: '' }));
-      const ids = stdout.split('\n').filter((l) => l.trim() !== '');
-      if (ids.length > 0) await exec('docker', ['rm', '-f', ...ids]).catch(() => {});
-    }
+    await daemon.stop('SIGTERM');
+    await removeNodeContainers(nodeId);
     rmSync(tempRoot, { recursive: true, force: true });
   });
 

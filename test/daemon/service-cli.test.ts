@@ -3,22 +3,23 @@
 // depends on tasks being created or run: every command that would wait uses --detach.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ServiceListItem } from '../../src/api/control-wire.ts';
 import type { Service } from '../../src/api/objects.ts';
-import { waitFor } from '../support/wait.ts';
-import { cliFor, freePortPair, orcaBin } from './support/cli.ts';
+import { cliFor } from './support/cli.ts';
+import { TestDaemon } from './support/daemon.ts';
 
 const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-service-'));
-const socket = path.join(tempRoot, 'run', 'orca.sock');
-const host = `unix://${socket}`;
-let daemon: ChildProcess | null = null;
+// Nothing answers on this engine socket: no container is ever started.
+const daemon = new TestDaemon({
+  dir: tempRoot,
+  dockerHost: `unix://${path.join(tempRoot, 'no-docker.sock')}`,
+});
 
-const { orca, ok } = cliFor(host);
+const { orca, ok } = cliFor(daemon.host);
 
 async function inspect(ref: string): Promise<Service> {
   const [svc] = JSON.parse(await ok('service', 'inspect', ref)) as Service[];
@@ -27,41 +28,12 @@ async function inspect(ref: string): Promise<Service> {
 }
 
 before(async () => {
-  const proc = spawn(
-    process.execPath,
-    [
-      orcaBin,
-      'daemon',
-      '--data-dir',
-      path.join(tempRoot, 'data'),
-      '--socket',
-      socket,
-      '--listen-addr',
-      `127.0.0.1:${await freePortPair()}`,
-      '--docker-host',
-      `unix://${path.join(tempRoot, 'no-docker.sock')}`,
-      '--log-format',
-      'json',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  daemon = proc;
-  let stderr = '';
-  proc.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  await waitFor(
-    () => {
-      if (proc.exitCode !== null) throw new Error(`daemon exited: ${stderr}`);
-      return stderr.includes('"msg":"orca daemon started"');
-    },
-    { what: 'the daemon started' },
-  );
+  await daemon.start();
   await ok('swarm', 'init');
 });
 
-after(() => {
-  daemon?.kill('SIGKILL');
+after(async () => {
+  await daemon.stop('SIGKILL');
   rmSync(tempRoot, { recursive: true, force: true });
 });
 
