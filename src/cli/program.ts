@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { OrcaError } from '../errors.ts';
 import { DEFAULT_HOST } from './control-client.ts';
-import { addDemoCommand } from './demo.ts';
+import { addDemoCommands } from './demo.ts';
 import { addInfoCommand } from './info.ts';
 import { addNodeCommands } from './node.ts';
 import { addServiceCommands } from './service.ts';
@@ -19,7 +19,7 @@ export function buildProgram(): Command {
   addNodeCommands(program);
   addServiceCommands(program);
   addInfoCommand(program);
-  addDemoCommand(program);
+  addDemoCommands(program);
   return program;
 }
 

@@ -1,0 +1,275 @@
+// `orca demo`: orca's main job on one machine, as a person would do it by hand. It starts a
+// daemon on a scratch data dir and socket, runs `orca swarm init` and `orca service create`
+// (printing each command and its output), then fetches a page from every replica to show the
+// service answering. The daemon and the service stay until Ctrl-C, which removes both.
+//
+// The image: `--image`, else the local test image when the engine has it (offline machines;
+// test/images/build.sh makes it), else busybox from the registry.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import Docker from 'dockerode';
+import type { TaskView } from '../api/control-wire.ts';
+import { OrcaError } from '../errors.ts';
+import { defaultDockerHost, dockerOptions } from '../worker/docker-runtime.ts';
+import { callDaemon } from './control-client.ts';
+
+const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
+const localImage = 'orca-test/busybox:1';
+const buildScript = fileURLToPath(new URL('../../test/images/build.sh', import.meta.url));
+const registryImage = 'busybox:1.37';
+const demoLabel = 'orca.demo';
+const httpPort = 8080;
+
+/** Each replica serves a page naming its container, so the answers show who served them. */
+const webCommand = [
+  'sh',
+  '-c',
+  `mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -p ${httpPort} -h /tmp/www`,
+];
+
+interface SwarmDemoOptions {
+  readonly image?: string;
+  readonly replicas: string;
+  readonly dockerHost: string;
+  readonly once: boolean;
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+function demoError(message: string): OrcaError {
+  return new OrcaError('ORCA_DEMO', message);
+}
+
+async function pickImage(docker: Docker, wanted: string | undefined): Promise<string> {
+  const has = (name: string) =>
+    docker
+      .getImage(name)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      );
+  if (wanted !== undefined) return wanted;
+  if (await has(localImage)) return localImage;
+  if (await has(registryImage)) return registryImage;
+  say(`pulling ${registryImage} (no local ${localImage})`);
+  try {
+    const stream = await docker.pull(registryImage);
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())),
+    );
+    return registryImage;
+  } catch (err) {
+    // Offline: the repository's script builds the local image from the host's static busybox.
+    say(`pulling failed (${(err as Error).message.trim()}); building ${localImage} instead`);
+    const built = await new Promise<boolean>((resolve) => {
+      const proc = spawn(buildScript, [], { stdio: ['ignore', 'inherit', 'inherit'] });
+      proc.once('error', () => resolve(false));
+      proc.once('exit', (code) => resolve(code === 0));
+    });
+    if (built) return localImage;
+    throw demoError(
+      `no image to run: the engine has neither ${localImage} nor ${registryImage}, pulling failed and ` +
+        `so did ${buildScript} (it needs busybox-static); pass --image with an image that has busybox httpd`,
+    );
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
+    });
+  });
+}
+
+/** Runs `orca ARGS` against the demo's daemon with its output on this terminal, as typed. */
+function orca(host: string, args: readonly string[]): Promise<void> {
+  say(`\n$ orca ${args.map((a) => (/[\s'"$&|;<>()]/.test(a) ? `'${a}'` : a)).join(' ')}`);
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [orcaBin, ...args], {
+      env: { ...process.env, ORCA_HOST: host },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    proc.once('error', reject);
+    proc.once('exit', (code) =>
+      code === 0 ? resolve() : reject(demoError(`orca ${args[0]} ${args[1] ?? ''} failed`)),
+    );
+  });
+}
+
+async function startDaemon(dir: string, dockerHost: string): Promise<ChildProcess> {
+  const socket = join(dir, 'orca.sock');
+  const logFile = join(dir, 'daemon.log');
+  // The cluster port, and the dispatcher's one above it.
+  let port = await freePort();
+  while (port >= 65535) port = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [
+      orcaBin,
+      'daemon',
+      '--data-dir',
+      join(dir, 'data'),
+      '--socket',
+      socket,
+      '--listen-addr',
+      `127.0.0.1:${port}`,
+      '--docker-host',
+      dockerHost,
+    ],
+    // Its own process group: Ctrl-C on the terminal reaches the demo, which removes the service
+    // through the daemon before stopping it.
+    { stdio: ['ignore', 'ignore', openSync(logFile, 'a')], detached: true },
+  );
+  say(`starting orca daemon (data and log in ${dir})`);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw demoError(`the daemon exited; see ${logFile}`);
+    try {
+      await callDaemon(`unix://${socket}`, 'Info', {});
+      return proc;
+    } catch {
+      if (Date.now() > deadline) throw demoError(`the daemon did not start; see ${logFile}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Each running task's address on the engine's bridge network, and what it answers there. */
+async function visit(docker: Docker, tasks: readonly TaskView[]): Promise<boolean> {
+  let all = true;
+  for (const t of tasks) {
+    if (t.status.state !== 'running' || t.status.containerId === undefined) continue;
+    const info = await docker.getContainer(t.status.containerId).inspect();
+    const ip = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? '';
+    const url = `http://${ip}:${httpPort}/`;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+      say(`  ${url} -> ${(await res.text()).trim()}`);
+    } catch (err) {
+      all = false;
+      say(`  ${url} -> no answer (${(err as Error).message})`);
+    }
+  }
+  return all;
+}
+
+async function stopDaemon(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+export function addSwarmDemoCommand(demo: Command): void {
+  demo
+    .command('swarm', { isDefault: true })
+    .description(
+      'start a one-host swarm here and run a web service you can reach (Ctrl-C removes it)',
+    )
+    .option(
+      '--image <image>',
+      `image with busybox httpd (default: ${localImage} if the engine has it, else ${registryImage})`,
+    )
+    .option('--replicas <n>', 'replicas of the web service', '3')
+    .option('--docker-host <url>', 'the Docker engine to run on', defaultDockerHost)
+    .option('--once', 'show the service answering, then remove everything and exit', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca demo                      # runs until Ctrl-C; try orca service ps web in another shell
+  orca demo --replicas 5 --once`,
+    )
+    .action(async (o: SwarmDemoOptions) => {
+      const replicas = Number(o.replicas);
+      if (!/^\d+$/.test(o.replicas) || replicas < 1 || replicas > 50) {
+        throw new OrcaError(
+          'ORCA_BAD_REQUEST',
+          `--replicas: "${o.replicas}" is not a whole number from 1 to 50`,
+        );
+      }
+      const docker = new Docker(dockerOptions(o.dockerHost));
+      try {
+        await docker.ping();
+      } catch (err) {
+        throw demoError(
+          `no Docker engine answers at ${o.dockerHost} (${(err as Error).message}): start dockerd, or pass --docker-host`,
+        );
+      }
+      const image = await pickImage(docker, o.image);
+      const dir = mkdtempSync(join(tmpdir(), 'orca-demo-'));
+      const host = `unix://${join(dir, 'orca.sock')}`;
+      let daemon: ChildProcess | null = null;
+      const cleanUp = async () => {
+        if (daemon !== null) {
+          await orca(host, ['service', 'rm', 'web']).catch(() => {});
+          // The daemon stops the containers of a removed service; wait until it did.
+          const deadline = Date.now() + 30_000;
+          while (Date.now() < deadline) {
+            const left = await docker.listContainers({
+              all: true,
+              filters: { label: [`${demoLabel}=${basename(dir)}`] },
+            });
+            if (left.length === 0) break;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          await stopDaemon(daemon);
+        }
+        rmSync(dir, { recursive: true, force: true });
+      };
+      try {
+        daemon = await startDaemon(dir, o.dockerHost);
+        await orca(host, ['swarm', 'init']);
+        await orca(host, [
+          'service',
+          'create',
+          '--name',
+          'web',
+          '--replicas',
+          String(replicas),
+          '--container-label',
+          `${demoLabel}=${basename(dir)}`,
+          '--stop-grace-period',
+          '1s',
+          image,
+          ...webCommand,
+        ]);
+        await orca(host, ['service', 'ps', 'web']);
+        const { tasks } = await callDaemon(host, 'TaskList', { service: 'web' });
+        say('\nEach replica answers on the bridge network:');
+        const answered = await visit(docker, tasks);
+        if (!answered) throw demoError('not every replica answered');
+        if (o.once) {
+          await cleanUp();
+          say('\nremoved the service and stopped the daemon');
+          return;
+        }
+        say(`
+The swarm runs until Ctrl-C. In another shell:
+  export ORCA_HOST=${host}
+  orca service ps web
+  docker rm -f $(docker ps -q --filter label=orca.service.name=web | head -1)   # orca replaces it
+  orca service scale web=5`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        say('\nremoving the service and stopping the daemon');
+        await cleanUp();
+      } catch (err) {
+        await cleanUp();
+        throw err;
+      }
+    });
+}
