@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
 import { DEFAULT_CLUSTER_PORT, formatHostPort, parseHostPort } from './addr.ts';
+import {
+  type ConfigKey,
+  configKeys,
+  conflicts,
+  type DaemonConfig,
+  DEFAULT_CONFIG_FILE,
+  readConfig,
+  reloadPlan,
+} from './config-file.ts';
 import { startDaemon } from './daemon.ts';
 import { createLogger, type LogFormat } from './logger.ts';
 import { BadRequestError, parseInitialCluster, startRaftKv } from './raft-kv.ts';
@@ -35,6 +44,11 @@ function positiveInt(flag: string) {
   };
 }
 
+/** `log-level` → `logLevel`: commander's name for a flag's value. */
+function camel(key: ConfigKey): string {
+  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
 /** The long-running commands: they run in the foreground until SIGTERM or SIGINT. */
 export function addDaemonCommands(program: Command): void {
   program
@@ -68,11 +82,17 @@ export function addDaemonCommands(program: Command): void {
     )
     .option('--log-level <level>', logLevels.join(', '), 'info')
     .option('--log-format <format>', 'json or pretty', 'pretty')
+    .option(
+      '--config-file <file>',
+      "JSON file of settings keyed by flag name, as Docker's daemon.json (a setting comes from the file or a flag, not both)",
+      DEFAULT_CONFIG_FILE,
+    )
     .addHelpText(
       'after',
       `
 Signals: SIGTERM and SIGINT stop the daemon cleanly (a leader hands leadership over first) and
-exit 0; SIGHUP is logged and changes nothing (orca has no reloadable configuration yet).
+exit 0. SIGHUP re-reads the config file: a new "log-level" applies at once; other changes are
+logged as needing a restart; a file that does not parse is logged and changes nothing.
 
 Examples:
   sudo orca daemon
@@ -80,7 +100,22 @@ Examples:
   orca daemon --data-dir /tmp/orca2 --socket /tmp/orca2/orca.sock --listen-addr 127.0.0.1:2378
   orca -H unix:///tmp/orca2/orca.sock swarm init`,
     )
-    .action(async (o: Record<string, string | undefined>) => {
+    .action(async (flags: Record<string, string | undefined>, cmd: Command) => {
+      const configFile = String(flags.configFile);
+      const namedFile = cmd.getOptionValueSource('configFile') === 'cli';
+      let config = await readConfig(configFile, namedFile);
+      const fromCli = configKeys.filter((k) => cmd.getOptionValueSource(camel(k)) === 'cli');
+      const both = conflicts(config, fromCli);
+      if (both.length > 0) {
+        throw new BadRequestError(
+          `set both as a flag and in ${configFile}: ${both.map((k) => `--${k}`).join(', ')}; keep one`,
+        );
+      }
+      const o = { ...flags };
+      for (const key of configKeys) {
+        const value = config[key];
+        if (value !== undefined) o[camel(key)] = value;
+      }
       const format = checkLogFlags(String(o.logLevel), String(o.logFormat));
       const socket = unixSocketPath(String(o.socket));
       const listenAddr = formatHostPort(
@@ -104,8 +139,39 @@ Examples:
         dockerHost,
         logger,
       });
-      const onHup = () =>
-        logger.info({}, 'SIGHUP: orca has no reloadable configuration yet; nothing changed');
+      const reload = async () => {
+        let next: DaemonConfig;
+        try {
+          next = await readConfig(configFile, namedFile);
+          const both = conflicts(next, fromCli);
+          if (both.length > 0) {
+            throw new BadRequestError(
+              `set both as a flag and in ${configFile}: ${both.map((k) => `--${k}`).join(', ')}`,
+            );
+          }
+          const level = next['log-level'] ?? String(flags.logLevel);
+          if (!logLevels.includes(level)) {
+            throw new BadRequestError(
+              `${configFile}: "log-level": "${level}" is not one of ${logLevels.join(', ')}`,
+            );
+          }
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'SIGHUP: configuration not reloaded');
+          return;
+        }
+        const { apply, needRestart } = reloadPlan(config, next);
+        config = next;
+        if ('log-level' in apply) logger.level = apply['log-level'] ?? String(flags.logLevel);
+        logger.info(
+          { configFile, logLevel: logger.level, changed: Object.keys(apply), needRestart },
+          needRestart.length === 0
+            ? 'SIGHUP: configuration reloaded'
+            : `SIGHUP: configuration reloaded; restart the daemon for ${needRestart.map((k) => `"${k}"`).join(', ')}`,
+        );
+      };
+      const onHup = () => {
+        void reload();
+      };
       process.on('SIGHUP', onHup);
       const signal = await new Promise<string>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -276,6 +276,53 @@ describe('orca daemon with the swarm and node commands', () => {
       assert.equal((await nodes(a)).length, 1);
     } finally {
       await Promise.all([stop(a, 'SIGTERM'), stop(b, 'SIGTERM')]);
+    }
+  });
+
+  it('reloads its config file on SIGHUP: the log level at once, the rest after a restart', async () => {
+    const d = await newDaemon('config');
+    const file = path.join(tempRoot, 'config', 'daemon.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ 'log-level': 'info' }));
+
+    // A setting given twice, and a key orca does not know: refused before anything starts.
+    const twice = await orca(['daemon', '--config-file', file, '--log-level', 'debug']);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /set both as a flag and in .*daemon\.json: --log-level; keep one/);
+    const unknownFile = path.join(tempRoot, 'config', 'unknown.json');
+    writeFileSync(unknownFile, JSON.stringify({ 'log-levle': 'debug' }));
+    const unknown = await orca(['daemon', '--config-file', unknownFile]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown key "log-levle" \(known: data-dir, socket,/);
+    const missing = await orca(['daemon', '--config-file', path.join(tempRoot, 'nope.json')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--config-file: cannot read .*nope\.json/);
+
+    await start(d, ['--config-file', file]);
+    try {
+      assert.ok(!d.stderr.includes('"level":20'), 'no debug lines at info level');
+      writeFileSync(file, JSON.stringify({ 'log-level': 'debug', 'advertise-addr': '127.0.0.1' }));
+      d.proc?.kill('SIGHUP');
+      await waitFor(() => d.stderr.includes('SIGHUP: configuration reloaded'), {
+        what: 'the reload logged',
+      });
+      const reloaded = d.stderr
+        .split('\n')
+        .filter((l) => l.includes('SIGHUP: configuration reloaded'))
+        .map((l) => JSON.parse(l) as { logLevel: string; needRestart: string[]; msg: string })[0];
+      assert.equal(reloaded?.logLevel, 'debug');
+      assert.deepEqual(reloaded?.needRestart, ['advertise-addr']);
+      assert.match(reloaded?.msg ?? '', /restart the daemon for "advertise-addr"/);
+
+      // A broken file changes nothing, and the daemon goes on.
+      writeFileSync(file, '{ "log-level": ');
+      d.proc?.kill('SIGHUP');
+      await waitFor(() => d.stderr.includes('SIGHUP: configuration not reloaded'), {
+        what: 'the failed reload logged',
+      });
+      assert.equal((await orca(['-H', d.host, 'info'])).code, 0);
+    } finally {
+      await stop(d, 'SIGTERM');
     }
   });
 
