@@ -251,3 +251,10 @@ export class ServiceModeError extends OrcaError {
     );
   }
 }
+
+/** Bad input to a command or an API call: the message names the field; the CLI exits 2. */
+export class BadRequestError extends OrcaError {
+  constructor(message: string) {
+    super('ORCA_BAD_REQUEST', message);
+  }
+}

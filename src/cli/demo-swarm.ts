@@ -12,17 +12,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
 import Docker from 'dockerode';
 import type { TaskView } from '../api/control-wire.ts';
 import { OrcaError } from '../errors.ts';
-import { defaultDockerHost, dockerOptions } from '../worker/docker-runtime.ts';
+import { dockerOptions } from '../worker/docker-runtime.ts';
 import { callDaemon } from './control-client.ts';
 
 const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
-const localImage = 'orca-test/busybox:1';
+export const localImage = 'orca-test/busybox:1';
 const buildScript = fileURLToPath(new URL('../../test/images/build.sh', import.meta.url));
-const registryImage = 'busybox:1.37';
+export const registryImage = 'busybox:1.37';
 const demoLabel = 'orca.demo';
 const httpPort = 8080;
 
@@ -33,7 +32,7 @@ const webCommand = [
   `mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -p ${httpPort} -h /tmp/www`,
 ];
 
-interface SwarmDemoOptions {
+export interface SwarmDemoOptions {
   readonly image?: string;
   readonly replicas: string;
   readonly dockerHost: string;
@@ -171,105 +170,84 @@ async function stopDaemon(proc: ChildProcess): Promise<void> {
   await exited;
 }
 
-export function addSwarmDemoCommand(demo: Command): void {
-  demo
-    .command('swarm', { isDefault: true })
-    .description(
-      'start a one-host swarm here and run a web service you can reach (Ctrl-C removes it)',
-    )
-    .option(
-      '--image <image>',
-      `image with busybox httpd (default: ${localImage} if the engine has it, else ${registryImage})`,
-    )
-    .option('--replicas <n>', 'replicas of the web service', '3')
-    .option('--docker-host <url>', 'the Docker engine to run on', defaultDockerHost)
-    .option('--once', 'show the service answering, then remove everything and exit', false)
-    .addHelpText(
-      'after',
-      `
-Examples:
-  orca demo                      # runs until Ctrl-C; try orca service ps web in another shell
-  orca demo --replicas 5 --once`,
-    )
-    .action(async (o: SwarmDemoOptions) => {
-      const replicas = Number(o.replicas);
-      if (!/^\d+$/.test(o.replicas) || replicas < 1 || replicas > 50) {
-        throw new OrcaError(
-          'ORCA_BAD_REQUEST',
-          `--replicas: "${o.replicas}" is not a whole number from 1 to 50`,
-        );
+export async function runSwarmDemo(o: SwarmDemoOptions): Promise<void> {
+  const replicas = Number(o.replicas);
+  if (!/^\d+$/.test(o.replicas) || replicas < 1 || replicas > 50) {
+    throw new OrcaError(
+      'ORCA_BAD_REQUEST',
+      `--replicas: "${o.replicas}" is not a whole number from 1 to 50`,
+    );
+  }
+  const docker = new Docker(dockerOptions(o.dockerHost));
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw demoError(
+      `no Docker engine answers at ${o.dockerHost} (${(err as Error).message}): start dockerd, or pass --docker-host`,
+    );
+  }
+  const image = await pickImage(docker, o.image);
+  const dir = mkdtempSync(join(tmpdir(), 'orca-demo-'));
+  const host = `unix://${join(dir, 'orca.sock')}`;
+  let daemon: ChildProcess | null = null;
+  const cleanUp = async () => {
+    if (daemon !== null) {
+      await orca(host, ['service', 'rm', 'web']).catch(() => {});
+      // The daemon stops the containers of a removed service; wait until it did.
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const left = await docker.listContainers({
+          all: true,
+          filters: { label: [`${demoLabel}=${basename(dir)}`] },
+        });
+        if (left.length === 0) break;
+        await new Promise((r) => setTimeout(r, 200));
       }
-      const docker = new Docker(dockerOptions(o.dockerHost));
-      try {
-        await docker.ping();
-      } catch (err) {
-        throw demoError(
-          `no Docker engine answers at ${o.dockerHost} (${(err as Error).message}): start dockerd, or pass --docker-host`,
-        );
-      }
-      const image = await pickImage(docker, o.image);
-      const dir = mkdtempSync(join(tmpdir(), 'orca-demo-'));
-      const host = `unix://${join(dir, 'orca.sock')}`;
-      let daemon: ChildProcess | null = null;
-      const cleanUp = async () => {
-        if (daemon !== null) {
-          await orca(host, ['service', 'rm', 'web']).catch(() => {});
-          // The daemon stops the containers of a removed service; wait until it did.
-          const deadline = Date.now() + 30_000;
-          while (Date.now() < deadline) {
-            const left = await docker.listContainers({
-              all: true,
-              filters: { label: [`${demoLabel}=${basename(dir)}`] },
-            });
-            if (left.length === 0) break;
-            await new Promise((r) => setTimeout(r, 200));
-          }
-          await stopDaemon(daemon);
-        }
-        rmSync(dir, { recursive: true, force: true });
-      };
-      try {
-        daemon = await startDaemon(dir, o.dockerHost);
-        await orca(host, ['swarm', 'init']);
-        await orca(host, [
-          'service',
-          'create',
-          '--name',
-          'web',
-          '--replicas',
-          String(replicas),
-          '--container-label',
-          `${demoLabel}=${basename(dir)}`,
-          '--stop-grace-period',
-          '1s',
-          image,
-          ...webCommand,
-        ]);
-        await orca(host, ['service', 'ps', 'web']);
-        const { tasks } = await callDaemon(host, 'TaskList', { service: 'web' });
-        say('\nEach replica answers on the bridge network:');
-        const answered = await visit(docker, tasks);
-        if (!answered) throw demoError('not every replica answered');
-        if (o.once) {
-          await cleanUp();
-          say('\nremoved the service and stopped the daemon');
-          return;
-        }
-        say(`
+      await stopDaemon(daemon);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    daemon = await startDaemon(dir, o.dockerHost);
+    await orca(host, ['swarm', 'init']);
+    await orca(host, [
+      'service',
+      'create',
+      '--name',
+      'web',
+      '--replicas',
+      String(replicas),
+      '--container-label',
+      `${demoLabel}=${basename(dir)}`,
+      '--stop-grace-period',
+      '1s',
+      image,
+      ...webCommand,
+    ]);
+    await orca(host, ['service', 'ps', 'web']);
+    const { tasks } = await callDaemon(host, 'TaskList', { service: 'web' });
+    say('\nEach replica answers on the bridge network:');
+    const answered = await visit(docker, tasks);
+    if (!answered) throw demoError('not every replica answered');
+    if (o.once) {
+      await cleanUp();
+      say('\nremoved the service and stopped the daemon');
+      return;
+    }
+    say(`
 The swarm runs until Ctrl-C. In another shell:
   export ORCA_HOST=${host}
   orca service ps web
   docker rm -f $(docker ps -q --filter label=orca.service.name=web | head -1)   # orca replaces it
   orca service scale web=5`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
-        say('\nremoving the service and stopping the daemon');
-        await cleanUp();
-      } catch (err) {
-        await cleanUp();
-        throw err;
-      }
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
     });
+    say('\nremoving the service and stopping the daemon');
+    await cleanUp();
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
 }

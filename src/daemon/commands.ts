@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { BadRequestError } from '../errors.ts';
 import { DEFAULT_CLUSTER_PORT, formatHostPort, parseHostPort } from './addr.ts';
 import {
   type ConfigKey,
@@ -9,9 +10,7 @@ import {
   readConfig,
   reloadPlan,
 } from './config-file.ts';
-import { startDaemon } from './daemon.ts';
 import { createLogger, type LogFormat } from './logger.ts';
-import { BadRequestError, parseInitialCluster, startRaftKv } from './raft-kv.ts';
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -131,6 +130,8 @@ Examples:
         );
       }
       const logger = createLogger({ level: String(o.logLevel), format });
+      // Loaded here, not at the top: every CLI command would pay for loading the daemon.
+      const { startDaemon } = await import('./daemon.ts');
       const daemon = await startDaemon({
         dataDir: String(o.dataDir),
         socket,
@@ -222,6 +223,7 @@ Examples:
     .action(async (o: Record<string, string | number | undefined>) => {
       const format = checkLogFlags(String(o.logLevel), String(o.logFormat));
       const logger = createLogger({ level: String(o.logLevel), format, name: String(o.id) });
+      const { parseInitialCluster, startRaftKv } = await import('./raft-kv.ts');
       const server = await startRaftKv({
         id: String(o.id),
         dataDir: String(o.dataDir),

@@ -4,7 +4,7 @@
 // in a running daemon (the log level) changes, the rest waits for a restart and says so.
 
 import { readFile } from 'node:fs/promises';
-import { BadRequestError } from './raft-kv.ts';
+import { BadRequestError } from '../errors.ts';
 
 export const DEFAULT_CONFIG_FILE = '/etc/orca/daemon.json';
 

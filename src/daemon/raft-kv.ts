@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
+  BadRequestError,
   NotLeaderError,
   OrcaError,
   ProposalDroppedError,
@@ -26,12 +27,6 @@ export interface RaftKvOptions {
   readonly electionTicks: number;
   readonly snapshotEvery: number;
   readonly logger: Logger;
-}
-
-export class BadRequestError extends OrcaError {
-  constructor(message: string) {
-    super('ORCA_BAD_REQUEST', message);
-  }
 }
 
 /** Parses `n1=host:port,n2=host:port`; throws naming the flag and the bad part. */
