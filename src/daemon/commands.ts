@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { goDurationNs } from '../cli/service-spec/durations.ts';
 import { DEFAULT_CLUSTER_PORT, formatHostPort, parseHostPort } from './addr.ts';
 import { startDaemon } from './daemon.ts';
 import { createLogger, type LogFormat } from './logger.ts';
@@ -35,6 +36,20 @@ function positiveInt(flag: string) {
   };
 }
 
+/**
+ * `--node-report-interval`: at least 100 ms, since every report reads the host and may cost a
+ * Raft write; at most an hour, since usage older than that tells the scheduler nothing.
+ */
+function reportInterval(text: string): number {
+  const ns = goDurationNs(text);
+  if (ns === null || ns % 1_000_000n !== 0n || ns < 100_000_000n || ns > 3_600_000_000_000n) {
+    throw new BadRequestError(
+      `--node-report-interval: "${text}" is not a duration from 100ms to 1h in whole milliseconds (examples: 500ms, 10s, 1m)`,
+    );
+  }
+  return Number(ns / 1_000_000n);
+}
+
 /** The long-running commands: they run in the foreground until SIGTERM or SIGINT. */
 export function addDaemonCommands(program: Command): void {
   program
@@ -66,6 +81,11 @@ export function addDaemonCommands(program: Command): void {
       'the container engine (unix:///path or tcp://host:port)',
       'unix:///var/run/docker.sock',
     )
+    .option(
+      '--node-report-interval <duration>',
+      'how often this node reports its resources and its CPU and memory use to the managers',
+      '10s',
+    )
     .option('--log-level <level>', logLevels.join(', '), 'info')
     .option('--log-format <format>', 'json or pretty', 'pretty')
     .addHelpText(
@@ -95,6 +115,7 @@ Examples:
           `--docker-host: "${dockerHost}" is neither unix:///path nor tcp://host:port`,
         );
       }
+      const nodeReportIntervalMs = reportInterval(String(o.nodeReportInterval));
       const logger = createLogger({ level: String(o.logLevel), format });
       const daemon = await startDaemon({
         dataDir: String(o.dataDir),
@@ -103,6 +124,7 @@ Examples:
         ...(o.advertiseAddr === undefined ? {} : { advertiseAddr: o.advertiseAddr }),
         dockerHost,
         logger,
+        nodeReportIntervalMs,
       });
       const onHup = () =>
         logger.info({}, 'SIGHUP: orca has no reloadable configuration yet; nothing changed');
