@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { Task, TaskStatus } from './objects.ts';
+import type { NodeDescription, Task, TaskStatus } from './objects.ts';
 
 /** A task as a worker is given it: the stored task plus its service's name, for the container. */
 export interface WireAssignedTask extends Task {
@@ -21,6 +21,11 @@ export type WorkerMessage =
   | { readonly type: 'hello'; readonly nodeId: string }
   /** Latest status of each task that changed; the dispatcher keeps only forward moves. */
   | { readonly type: 'status'; readonly updates: readonly StatusUpdate[] }
+  /**
+   * The node's description with its live usage: when the session opens and periodically after.
+   * The dispatcher may leave the stored one as it is when little changed.
+   */
+  | { readonly type: 'describe'; readonly description: NodeDescription }
   | { readonly type: 'heartbeat' };
 
 export type DispatcherMessage =

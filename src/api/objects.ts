@@ -38,14 +38,28 @@ export interface Capacity {
   readonly memoryBytes: number;
 }
 
+/** Live use of the whole host, by orca's tasks or anything else. */
+export interface NodeUsage {
+  /**
+   * Share of all the host's CPU time that was busy since the previous measurement: 0..100
+   * whatever the number of cores (a 4-core host with one core saturated reads 25).
+   */
+  readonly cpuPercent: number;
+  /** Memory in use, not counting what the kernel can reclaim (page cache, buffers). */
+  readonly memoryBytes: number;
+  /** When the node measured it (its own clock), so a reader can tell how fresh it is. */
+  readonly measuredAt: string;
+}
+
 /** What a node reports about itself when it joins and periodically after. */
 export interface NodeDescription {
   readonly hostname: string;
   readonly platform: Platform;
   readonly resources: Capacity;
+  /** The container engine's version and its daemon labels (`engine.labels.<key>` constraints). */
   readonly engine: { readonly version: string; readonly labels: Labels };
-  /** Live use of the whole host (by orca's tasks or not): the scorers' tie-breaker. */
-  readonly usage: { readonly cpuPercent: number; readonly memoryBytes: number } | null;
+  /** The scorers' tie-breaker; null until the node has measured it. */
+  readonly usage: NodeUsage | null;
 }
 
 export interface NodeStatus {

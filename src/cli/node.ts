@@ -4,6 +4,7 @@ import type { NodeAvailability } from '../api/objects.ts';
 import { InvalidFlagsError } from '../errors.ts';
 import { collect, hostOf, outputFormat } from './common.ts';
 import { callDaemon } from './control-client.ts';
+import { formatNodePretty } from './node-pretty.ts';
 import { json, table, title } from './output.ts';
 
 const availabilities: readonly string[] = ['active', 'pause', 'drain'];
@@ -26,6 +27,19 @@ export function formatNodeTable(self: string, nodes: readonly NodeView[]): strin
       n.description.engine.version,
     ]),
   );
+}
+
+/** `--format json` (Docker's default for inspect) or `pretty`; `--pretty` is Docker's spelling. */
+export function inspectFormat(o: { format?: string; pretty?: boolean }): 'json' | 'pretty' {
+  const format = o.format ?? (o.pretty === true ? 'pretty' : 'json');
+  const problems: string[] = [];
+  if (format !== 'json' && format !== 'pretty') {
+    problems.push(`--format: "${format}" is not one of json, pretty`);
+  } else if (o.pretty === true && format !== 'pretty') {
+    problems.push('--pretty cannot be used with --format json');
+  }
+  if (problems.length > 0) throw new InvalidFlagsError(problems);
+  return format as 'json' | 'pretty';
 }
 
 /** `--label-add k=v` (or `k`, an empty value, as Docker) and `--label-rm k`, every problem at once. */
@@ -105,20 +119,31 @@ Examples:
 
   node
     .command('inspect')
-    .description('show nodes as JSON (an array, as docker node inspect)')
+    .description(
+      'show nodes: their resources, CPU and memory use, engine and status (JSON by default, as docker node inspect)',
+    )
     .argument('<node...>', 'id, unique id prefix, hostname, or self')
+    .option('--format <format>', 'json (one JSON array of nodes) or pretty')
+    .option('--pretty', 'the same as --format pretty')
     .addHelpText(
       'after',
       `
 Examples:
-  orca node inspect self
-  orca node inspect worker-1 | jq '.[0].spec.availability'`,
+  orca node inspect --pretty self
+  orca node inspect worker-1 | jq '.[0].spec.availability'
+  orca node inspect self --format json | jq '.[0].description.usage'`,
     )
-    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+    .action(async (refs: string[], o: { format?: string; pretty?: boolean }, cmd: Command) => {
+      const format = inspectFormat(o);
       const host = hostOf(cmd);
       const out: NodeView[] = [];
       for (const ref of refs) out.push(await callDaemon(host, 'NodeInspect', { node: ref }));
-      process.stdout.write(json(out));
+      if (format === 'json') {
+        process.stdout.write(json(out));
+      } else {
+        const now = Date.now();
+        process.stdout.write(out.map((n) => formatNodePretty(n, now)).join('\n'));
+      }
     });
 
   node

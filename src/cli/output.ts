@@ -17,3 +17,16 @@ export function json(value: unknown): string {
 export function title(word: string): string {
   return word.length === 0 ? word : word[0]?.toUpperCase() + word.slice(1);
 }
+
+const binaryUnits = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+
+/** go-units' BytesSize, as Docker prints memory: four significant digits, "7.775GiB". */
+export function bytesSize(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < binaryUnits.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number(value.toPrecision(4))}${binaryUnits[unit]}`;
+}

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { goDurationNs } from '../cli/service-spec/durations.ts';
 import { BadRequestError } from '../errors.ts';
 import { DEFAULT_CLUSTER_PORT, formatHostPort, parseHostPort } from './addr.ts';
 import {
@@ -48,6 +49,20 @@ function camel(key: ConfigKey): string {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
+/**
+ * `--node-report-interval`: at least 100 ms, since every report reads the host and may cost a
+ * Raft write; at most an hour, since usage older than that tells the scheduler nothing.
+ */
+function reportInterval(text: string): number {
+  const ns = goDurationNs(text);
+  if (ns === null || ns % 1_000_000n !== 0n || ns < 100_000_000n || ns > 3_600_000_000_000n) {
+    throw new BadRequestError(
+      `--node-report-interval: "${text}" is not a duration from 100ms to 1h in whole milliseconds (examples: 500ms, 10s, 1m)`,
+    );
+  }
+  return Number(ns / 1_000_000n);
+}
+
 /** The long-running commands: they run in the foreground until SIGTERM or SIGINT. */
 export function addDaemonCommands(program: Command): void {
   program
@@ -78,6 +93,11 @@ export function addDaemonCommands(program: Command): void {
       '--docker-host <url>',
       'the container engine (unix:///path or tcp://host:port)',
       'unix:///var/run/docker.sock',
+    )
+    .option(
+      '--node-report-interval <duration>',
+      'how often this node reports its resources and its CPU and memory use to the managers',
+      '10s',
     )
     .option('--log-level <level>', logLevels.join(', '), 'info')
     .option('--log-format <format>', 'json or pretty', 'pretty')
@@ -129,6 +149,7 @@ Examples:
           `--docker-host: "${dockerHost}" is neither unix:///path nor tcp://host:port`,
         );
       }
+      const nodeReportIntervalMs = reportInterval(String(o.nodeReportInterval));
       const logger = createLogger({ level: String(o.logLevel), format });
       // Loaded here, not at the top: every CLI command would pay for loading the daemon.
       const { startDaemon } = await import('./daemon.ts');
@@ -139,6 +160,7 @@ Examples:
         ...(o.advertiseAddr === undefined ? {} : { advertiseAddr: o.advertiseAddr }),
         dockerHost,
         logger,
+        nodeReportIntervalMs,
       });
       const reload = async () => {
         let next: DaemonConfig;

@@ -15,6 +15,7 @@ export const configKeys = [
   'listen-addr',
   'advertise-addr',
   'docker-host',
+  'node-report-interval',
   'log-level',
   'log-format',
 ] as const;

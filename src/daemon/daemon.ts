@@ -4,8 +4,8 @@ import path from 'node:path';
 import type { Info } from '../api/control-wire.ts';
 import { OrcaError } from '../errors.ts';
 import { serviceControl } from '../manager/controlapi/index.ts';
+import { HostDescriber } from '../worker/host-description.ts';
 import { ControlServer } from './control-server.ts';
-import { describeHost } from './host-info.ts';
 import type { Logger } from './logger.ts';
 import { Swarm } from './swarm.ts';
 
@@ -16,6 +16,8 @@ export interface DaemonOptions {
   readonly advertiseAddr?: string;
   readonly dockerHost: string;
   readonly logger: Logger;
+  /** How often this node reports its description and usage (default 10 s). */
+  readonly nodeReportIntervalMs?: number;
 }
 
 export const orcaVersion: string = (
@@ -36,13 +38,18 @@ export interface RunningDaemon {
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const log = opts.logger;
   const unlock = await lockDataDir(opts.dataDir);
+  // One for the daemon's life: CPU use is measured between its successive descriptions.
+  const host = new HostDescriber({ dockerHost: opts.dockerHost });
   const swarm = new Swarm({
     dataDir: opts.dataDir,
     listenAddr: opts.listenAddr,
     ...(opts.advertiseAddr === undefined ? {} : { advertiseAddr: opts.advertiseAddr }),
     dockerHost: opts.dockerHost,
     logger: log,
-    describeHost: () => describeHost(opts.dockerHost),
+    describeHost: () => host.describe(),
+    ...(opts.nodeReportIntervalMs === undefined
+      ? {}
+      : { nodeReportIntervalMs: opts.nodeReportIntervalMs }),
   });
   let control: ControlServer;
   try {

@@ -47,7 +47,10 @@ export interface SwarmOptions {
   readonly tickMs?: number;
   /** How long a request waits for a restarting member to elect a leader (default 10 s). */
   readonly readyTimeoutMs?: number;
+  /** This host's description and live usage: the Node's at init, then the worker's reports. */
   readonly describeHost: () => Promise<NodeDescription>;
+  /** How often the local worker reports it (default 10 s). */
+  readonly nodeReportIntervalMs?: number;
 }
 
 interface Member {
@@ -66,6 +69,12 @@ interface Roles {
 
 export const DEFAULT_TASK_HISTORY_LIMIT = 5;
 export const DEFAULT_DISPATCHER_HEARTBEAT_MS = 5000;
+export const DEFAULT_NODE_REPORT_INTERVAL_MS = 10_000;
+/**
+ * The dispatcher writes a node's usage at least once every this many report intervals, however
+ * little it moved: a reader then knows a stored usage is at most that old (a minute by default).
+ */
+const REPORTS_PER_USAGE_REFRESH = 6;
 const availabilities: readonly NodeAvailability[] = ['active', 'pause', 'drain'];
 
 function swarmError(code: string, message: string): OrcaError {
@@ -284,7 +293,12 @@ export class Swarm {
    */
   private async startRoles(m: Member): Promise<Roles> {
     const log = this.log;
-    const dispatcher = new Dispatcher({ store: m.store, log: log.child({ part: 'dispatcher' }) });
+    const reportIntervalMs = this.opts.nodeReportIntervalMs ?? DEFAULT_NODE_REPORT_INTERVAL_MS;
+    const dispatcher = new Dispatcher({
+      store: m.store,
+      log: log.child({ part: 'dispatcher' }),
+      usageMaxAgeMs: reportIntervalMs * REPORTS_PER_USAGE_REFRESH,
+    });
     const server = await DispatcherServer.start(
       dispatcherListenAddr(m.identity.listenAddr),
       dispatcher,
@@ -305,6 +319,8 @@ export class Swarm {
       nodeId: m.identity.nodeId,
       runtime: new DockerRuntime({ host: this.opts.dockerHost }),
       log: log.child({ part: 'worker' }),
+      describe: this.opts.describeHost,
+      describeIntervalMs: reportIntervalMs,
     });
     worker.start();
     log.info({ dispatcher: server.address }, 'dispatcher listening; worker session started');
@@ -336,11 +352,13 @@ export class Swarm {
   }
 
   /**
-   * Writes the Cluster object if missing and this node's Node object: created at init, and on
-   * every start its description and status brought up to date (the hostname, the engine version
-   * and the address may have changed while it was down). Its spec, which users own, is kept.
+   * Writes the Cluster object if missing and this node's Node object: created at init with the
+   * host's description, and on every start its status brought up to date (the address may have
+   * changed while it was down). Its spec, which users own, is kept. A restarted node's
+   * description is the worker's to refresh, through its dispatcher session, as any node's.
    */
   private async reconcileObjects(m: Member, fresh: boolean): Promise<void> {
+    // Read whether or not the node exists: the transaction below cannot wait for it.
     const description = await this.opts.describeHost();
     const status = { state: 'ready', message: '', addr: hostOf(m.identity.advertiseAddr) } as const;
     for (let attempt = 1; ; attempt++) {
@@ -368,11 +386,8 @@ export class Swarm {
               },
               { id: m.identity.nodeId },
             );
-          } else if (
-            JSON.stringify([existing.description, existing.status]) !==
-            JSON.stringify([description, status])
-          ) {
-            tx.nodes.update({ ...existing, description, status });
+          } else if (JSON.stringify(existing.status) !== JSON.stringify(status)) {
+            tx.nodes.update({ ...existing, status });
           }
         });
         if (fresh) this.log.debug({}, 'created the cluster and node objects');

@@ -2,7 +2,9 @@
 // every assignment set it receives to the WorkerAgent and sends the agent's status reports
 // back, one message per agent flush. A broken session is redialled with backoff; on every new
 // session the agent's whole view is reported again, since reports made while disconnected (or
-// lost with the old stream) would otherwise never arrive (the dispatcher drops repeats).
+// lost with the old stream) would otherwise never arrive (the dispatcher drops repeats). It also
+// sends this node's description with its live usage when a session opens and periodically after:
+// the manager learns a node's facts only from its session, never by looking at its own host.
 //
 // Only the wire types: the worker never imports the manager or the store.
 
@@ -18,7 +20,7 @@ import {
   type StatusUpdate,
   type WorkerMessage,
 } from '../api/dispatcher-wire.ts';
-import type { TaskStatus } from '../api/objects.ts';
+import type { NodeDescription, TaskStatus } from '../api/objects.ts';
 import { type AgentLog, WorkerAgent, type WorkerAgentOptions } from './agent.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -37,6 +39,12 @@ export interface WorkerSessionOptions {
   /** First redial delay (default 100 ms), doubling up to maxBackoffMs (default 5 s). */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
+  /**
+   * This node's description with its live usage, sent when a session opens and every
+   * `describeIntervalMs` (default 10 s) after. Without it the stored description is left alone.
+   */
+  readonly describe?: () => Promise<NodeDescription>;
+  readonly describeIntervalMs?: number;
   /** Passed through to the agent (flush and poll intervals, for tests). */
   readonly agent?: Partial<
     Pick<WorkerAgentOptions, 'flushIntervalMs' | 'pollIntervalMs' | 'orphanGraceMs' | 'clock'>
@@ -54,6 +62,8 @@ export class WorkerSession {
   readonly #outbox = new Map<string, TaskStatus>();
   #call: SessionStream | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
+  #describeTimer: NodeJS.Timeout | null = null;
+  #describing = false;
   #flushQueued = false;
   #loop: Promise<void> | null = null;
   #agentStart: Promise<void> | null = null;
@@ -128,6 +138,8 @@ export class WorkerSession {
         if (this.#call === call) this.#call = null;
         if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
         this.#heartbeat = null;
+        if (this.#describeTimer !== null) clearInterval(this.#describeTimer);
+        this.#describeTimer = null;
         if (!this.#halt.signal.aborted) {
           const fields = err === undefined ? {} : { err: (err as Error).message };
           if (accepted) this.#log.info(fields, `dispatcher session ended: ${why}`);
@@ -147,6 +159,7 @@ export class WorkerSession {
             this.#startHeartbeat(call, msg.heartbeatMs);
             this.#log.info({ sessionId: msg.sessionId }, 'dispatcher session open');
             this.#reportAll();
+            this.#startDescribing();
             break;
           case 'assignments':
             if (Array.isArray(msg.tasks)) this.#agent.setAssignments(msg.tasks);
@@ -168,6 +181,32 @@ export class WorkerSession {
     const every = Number.isFinite(heartbeatMs) && heartbeatMs > 0 ? heartbeatMs : 5_000;
     this.#heartbeat = setInterval(() => this.#write(call, { type: 'heartbeat' }), every);
     this.#heartbeat.unref();
+  }
+
+  #startDescribing(): void {
+    const describe = this.#opts.describe;
+    if (describe === undefined) return;
+    if (this.#describeTimer !== null) clearInterval(this.#describeTimer);
+    const send = () => {
+      // An engine slow to answer must not pile descriptions up: the one being gathered goes to
+      // whichever session is open when it is ready, a newer one included.
+      if (this.#describing) return;
+      this.#describing = true;
+      void describe()
+        .then(
+          (description) => {
+            const call = this.#call;
+            if (call !== null) this.#write(call, { type: 'describe', description });
+          },
+          (err: unknown) => this.#log.debug({ err }, 'could not describe this host'),
+        )
+        .finally(() => {
+          this.#describing = false;
+        });
+    };
+    send();
+    this.#describeTimer = setInterval(send, this.#opts.describeIntervalMs ?? 10_000);
+    this.#describeTimer.unref();
   }
 
   #queueReport(taskId: string, status: TaskStatus): void {

@@ -192,7 +192,11 @@ describe('orca daemon with the swarm and node commands', () => {
     const badLabel = await orca(['-H', d.host, 'node', 'update', '--label-add', '=x', nodeId]);
     assert.equal(badLabel.code, 2);
     assert.match(badLabel.stderr, /--label-add: "=x"/);
-    assert.deepEqual(await nodes(d), [n]);
+    // Only the spec: the description moves with the host's live usage.
+    assert.deepEqual(
+      (await nodes(d)).map((x) => x.spec),
+      [n?.spec],
+    );
 
     assert.equal(
       await ok(d, 'node', 'update', '--availability', 'drain', '--label-add', 'zone=east', 'self'),
@@ -321,6 +325,47 @@ describe('orca daemon with the swarm and node commands', () => {
         what: 'the failed reload logged',
       });
       assert.equal((await orca(['-H', d.host, 'info'])).code, 0);
+    } finally {
+      await stop(d, 'SIGTERM');
+    }
+  });
+
+  it('reports its CPU and memory use, shown by node inspect and refreshed while it runs', async () => {
+    const bad = await orca(['daemon', '--node-report-interval', '10']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--node-report-interval: "10" is not a duration/);
+
+    const d = await newDaemon('usage');
+    await start(d, ['--node-report-interval', '500ms']);
+    try {
+      await ok(d, 'swarm', 'init');
+      const self = async () =>
+        (JSON.parse(await ok(d, 'node', 'inspect', 'self', '--format', 'json')) as NodeView[])[0];
+      const first = await waitFor(async () => {
+        const n = await self();
+        return n?.description.usage ? n : undefined;
+      });
+      const usage = first.description.usage!;
+      // cpuPercent is the share of all the host's CPU time, so 0..100 whatever the cores.
+      assert.ok(usage.cpuPercent >= 0 && usage.cpuPercent <= 100, `cpu ${usage.cpuPercent}`);
+      assert.ok(usage.memoryBytes > 0, 'some memory is in use');
+      assert.ok(usage.memoryBytes <= first.description.resources.memoryBytes);
+      assert.ok(Math.abs(Date.now() - Date.parse(usage.measuredAt)) < 30_000, usage.measuredAt);
+
+      // However little usage moves, it is rewritten within 6 report intervals (3 s here).
+      await waitFor(
+        async () =>
+          Date.parse((await self())?.description.usage?.measuredAt ?? '') >
+          Date.parse(usage.measuredAt),
+        { what: 'usage measured again' },
+      );
+
+      const pretty = await ok(d, 'node', 'inspect', '--pretty', 'self');
+      assert.match(pretty, /^Resources:\n CPUs: +\d+\n Memory: +[\d.]+[KMGT]iB$/m);
+      assert.match(pretty, /^ CPU: +\d+(\.\d)?%$/m);
+      assert.match(pretty, /^ Memory: +[\d.]+[KMG]iB of [\d.]+[GMT]iB \(\d+%\)$/m);
+      assert.match(pretty, /^ Measured: +(Less than a second|\d+ seconds?) ago$/m);
+      assert.match(await ok(d, 'node', 'ls'), /Ready\s+Active\s+Leader/);
     } finally {
       await stop(d, 'SIGTERM');
     }

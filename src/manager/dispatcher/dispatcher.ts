@@ -1,8 +1,8 @@
 // The dispatcher: one session per worker. A session streams the node's assignment set down
-// whenever it changes and takes the worker's status reports up, batched into store
-// transactions across every session. The node is 'ready' while its session lives and 'down'
-// once it ends or falls silent for heartbeatMs × 3 (Swarm's grace), which is what makes the
-// orchestrator replace its tasks.
+// whenever it changes and takes the worker's status reports and node descriptions up, batched
+// into store transactions across every session. The node is 'ready' while its session lives and
+// 'down' once it ends or falls silent for heartbeatMs × 3 (Swarm's grace), which is what makes
+// the orchestrator replace its tasks.
 //
 // Leader-only, as Swarm's: while this manager is not the leader it refuses sessions (the
 // worker retries, and finds the leader once joining other managers exists), and losing
@@ -18,11 +18,17 @@ import {
   type SessionCall,
   type WorkerMessage,
 } from '../../api/dispatcher-wire.ts';
-import type { NodeState, TaskStatus } from '../../api/objects.ts';
+import type { NodeDescription, NodeState, TaskStatus } from '../../api/objects.ts';
 import { StoreConflictError } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
 import { type LoopLog, type ReconcileLoop, runPasses, silentLog } from '../loops/reconcile.ts';
 import { assignmentKey, assignmentSet } from './assignments.ts';
+import {
+  applyNodeDescriptions,
+  defaultRecordingLimits,
+  parseNodeDescription,
+  type RecordingLimits,
+} from './node-descriptions.ts';
 import {
   applyStatusUpdates,
   isForward,
@@ -40,6 +46,11 @@ export interface DispatcherOptions {
   readonly grace?: number;
   /** Pause before retrying a status batch the store refused (default 200 ms). */
   readonly retryMs?: number;
+  /**
+   * The longest a node's stored usage is left unrefreshed while its worker keeps reporting
+   * (default 60 s); smaller changes than the thresholds are not written before that.
+   */
+  readonly usageMaxAgeMs?: number;
 }
 
 const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -52,10 +63,13 @@ export class Dispatcher implements ReconcileLoop {
   readonly #heartbeatMs: number | undefined;
   readonly #grace: number;
   readonly #retryMs: number;
+  readonly #recordingLimits: RecordingLimits;
   /** The current term's run; null while this manager is not leading. */
   #term: AbortController | null = null;
   readonly #sessions = new Map<string, NodeSession>();
   readonly #queue = new Map<string, NodeStatusUpdate>();
+  /** The latest description per node not yet written. */
+  readonly #descriptions = new Map<string, NodeDescription>();
   #flushing: Promise<void> | null = null;
 
   constructor(opts: DispatcherOptions) {
@@ -65,6 +79,10 @@ export class Dispatcher implements ReconcileLoop {
     this.#heartbeatMs = opts.heartbeatMs;
     this.#grace = opts.grace ?? 3;
     this.#retryMs = opts.retryMs ?? 200;
+    this.#recordingLimits = {
+      ...defaultRecordingLimits,
+      ...(opts.usageMaxAgeMs === undefined ? {} : { maxAgeMs: opts.usageMaxAgeMs }),
+    };
   }
 
   /** Serves sessions until `signal` aborts or stop() is called; may run again after. */
@@ -168,6 +186,16 @@ export class Dispatcher implements ReconcileLoop {
     const queued = this.#queue.get(taskId);
     if (queued !== undefined && !isForward(queued.status, status)) return;
     this.#queue.set(taskId, { nodeId, taskId, status });
+    this.#startFlush();
+  }
+
+  /** A node's latest description; only the newest of those waiting is written. */
+  describe(nodeId: string, description: NodeDescription): void {
+    this.#descriptions.set(nodeId, description);
+    this.#startFlush();
+  }
+
+  #startFlush(): void {
     this.#flushing ??= this.#flush().finally(() => {
       this.#flushing = null;
     });
@@ -175,19 +203,31 @@ export class Dispatcher implements ReconcileLoop {
 
   /** Writes the queued reports, one batch at a time: reports arriving meanwhile join the next. */
   async #flush(): Promise<void> {
-    while (this.#queue.size > 0 && this.#term !== null) {
+    while ((this.#queue.size > 0 || this.#descriptions.size > 0) && this.#term !== null) {
       const batch = [...this.#queue.values()];
       this.#queue.clear();
+      const descriptions = [...this.#descriptions].map(([nodeId, description]) => ({
+        nodeId,
+        description,
+      }));
+      this.#descriptions.clear();
       try {
         await this.#store.batch((tx) => {
           applyStatusUpdates(tx, batch);
+          applyNodeDescriptions(tx, descriptions, this.#recordingLimits);
         });
       } catch (err) {
-        this.#log.debug({ err, reports: batch.length }, 'status batch refused; retrying');
+        this.#log.debug(
+          { err, reports: batch.length, descriptions: descriptions.length },
+          'report batch refused; retrying',
+        );
         // Put back what no newer report replaced; forward-only makes the retry safe.
         for (const u of batch) {
           const newer = this.#queue.get(u.taskId);
           if (newer === undefined) this.#queue.set(u.taskId, u);
+        }
+        for (const d of descriptions) {
+          if (!this.#descriptions.has(d.nodeId)) this.#descriptions.set(d.nodeId, d.description);
         }
         await delay(this.#retryMs, undefined, { ref: false });
       }
@@ -287,6 +327,11 @@ class NodeSession {
   #onMessage(wire: { json: string }): void {
     this.#lastSeen = this.#d.now();
     const msg = decodeMessage<WorkerMessage>(wire);
+    if (msg?.type === 'describe') {
+      const description = parseNodeDescription(msg.description);
+      if (description !== null) this.#d.describe(this.nodeId, description);
+      return;
+    }
     if (msg?.type !== 'status' || !Array.isArray(msg.updates)) return;
     for (const raw of msg.updates as unknown[]) {
       const update = parseStatusUpdate(raw);

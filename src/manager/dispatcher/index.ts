@@ -2,5 +2,12 @@
 
 export { assignmentKey, assignmentSet } from './assignments.ts';
 export { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+export {
+  applyNodeDescriptions,
+  defaultRecordingLimits,
+  parseNodeDescription,
+  type RecordingLimits,
+  worthRecording,
+} from './node-descriptions.ts';
 export { DispatcherServer } from './server.ts';
 export { applyStatusUpdates, isForward } from './status-updates.ts';

@@ -29,11 +29,13 @@ export class NodeInfo {
   readonly #tasksByService = new Map<string, number>();
   #reservedNanoCpus = 0;
   #reservedMemoryBytes = 0;
-  #load = -1;
+  #load: number;
 
-  constructor(node: Node, index: number) {
+  /** `unknownLoad`: the load to assume while the node has not reported its usage. */
+  constructor(node: Node, index: number, unknownLoad = 0) {
     this.node = node;
     this.index = index;
+    this.#load = reportedLoad(node) ?? unknownLoad;
   }
 
   get id(): string {
@@ -73,18 +75,10 @@ export class NodeInfo {
   }
 
   /**
-   * The larger of the host's CPU and memory fractions in use, fixed for the pass. A node that
-   * has not reported yet counts as idle: it has most likely just joined.
+   * The larger of the host's CPU and memory fractions in use, fixed for the pass. A node that has
+   * not reported usage counts as the average of those that have (see buildNodeInfos).
    */
   get load(): number {
-    if (this.#load < 0) {
-      const usage = this.node.description.usage;
-      const memory = this.node.description.resources.memoryBytes;
-      this.#load =
-        usage === null
-          ? 0
-          : Math.max(usage.cpuPercent / 100, memory > 0 ? usage.memoryBytes / memory : 0, 0);
-    }
     return this.#load;
   }
 
@@ -102,6 +96,31 @@ export class NodeInfo {
   }
 }
 
+/** The larger of the CPU and memory fractions in use; null when the node has not reported. */
+function reportedLoad(node: Node): number | null {
+  const { usage, resources } = node.description;
+  if (usage === null) return null;
+  const memory = resources.memoryBytes > 0 ? usage.memoryBytes / resources.memoryBytes : 0;
+  return Math.max(usage.cpuPercent / 100, memory, 0);
+}
+
+/**
+ * The load assumed for a node that has not reported usage: the average of those that have, so
+ * that it is neither preferred as idle nor avoided as busy, and the order stays a total order
+ * (a node that tied with every other would make "best" depend on the walk). 0 when none has.
+ */
+function averageReportedLoad(nodes: readonly Node[]): number {
+  let sum = 0;
+  let count = 0;
+  for (const node of nodes) {
+    const load = reportedLoad(node);
+    if (load === null) continue;
+    sum += load;
+    count++;
+  }
+  return count === 0 ? 0 : sum / count;
+}
+
 /**
  * One NodeInfo per node, sorted by node id so that every pass walks nodes in the same order,
  * holding the snapshot's tasks except those named in `skip` (the ones about to be scheduled).
@@ -114,7 +133,8 @@ export function buildNodeInfos(
   const sorted = [...nodes].sort((a, b) =>
     a.meta.id < b.meta.id ? -1 : a.meta.id > b.meta.id ? 1 : 0,
   );
-  const infos = sorted.map((node, i) => new NodeInfo(node, i));
+  const unknownLoad = averageReportedLoad(sorted);
+  const infos = sorted.map((node, i) => new NodeInfo(node, i, unknownLoad));
   const byId = new Map(infos.map((info) => [info.id, info]));
   for (const task of tasks) {
     if (skip.has(task.meta.id) || !holdsNode(task)) continue;

@@ -27,6 +27,7 @@ export interface NodeOptions {
   readonly arch?: string;
   readonly labels?: Readonly<Record<string, string>>;
   readonly engineLabels?: Readonly<Record<string, string>>;
+  /** measuredAt defaults to a fixed time: the scheduler never reads it. */
   readonly usage?: { readonly cpuPercent: number; readonly memoryBytes: number } | null;
 }
 
@@ -43,7 +44,7 @@ export function makeNode(id: string, o: NodeOptions = {}): Node {
       platform: { os: o.os ?? 'linux', arch: o.arch ?? 'x86_64' },
       resources: { nanoCpus: (o.cpus ?? 4) * cpu, memoryBytes: o.memory ?? 8 * GiB },
       engine: { version: '27.0.0', labels: o.engineLabels ?? {} },
-      usage: o.usage ?? null,
+      usage: o.usage ? { ...o.usage, measuredAt: at } : null,
     },
     status: { state: o.state ?? 'ready', message: '', addr: '10.0.0.1' },
   };

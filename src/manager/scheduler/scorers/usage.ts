@@ -1,8 +1,9 @@
 import type { Scorer } from '../scorer.ts';
 
 /**
- * The least busy host first (NodeInfo.load): the last word, so that a node loaded by work orca
- * did not place, and so does not account for, loses a tie to an idle one.
+ * The least busy host first (NodeInfo.load), last of all: reservations and task counts, which
+ * orca accounts for, decide first; live usage only breaks their ties, so that a node loaded by
+ * work orca did not place loses to an idle one but never outweighs a reservation.
  */
 export const usageScorer: Scorer = {
   name: 'usage',
