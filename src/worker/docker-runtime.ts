@@ -19,6 +19,7 @@ import type {
   ContainerSummary,
   EventOptions,
   EventSubscription,
+  ImageFacts,
   LogOptions,
   Runtime,
   RuntimeEvent,
@@ -75,13 +76,9 @@ export class DockerRuntime implements Runtime {
     this.#pullTimeoutMs = opts.pullTimeoutMs ?? 600_000;
   }
 
-  async ensureImage(image: string): Promise<void> {
-    try {
-      await this.#docker.getImage(image).inspect();
-      return;
-    } catch (err) {
-      if (statusOf(err) !== 404) throw runtimeError(`inspect image ${image}`, err);
-    }
+  async ensureImage(image: string): Promise<ImageFacts> {
+    const facts = await this.#imageFacts(image);
+    if (facts !== null) return facts;
     try {
       const progress = await this.#docker.pull(image, {
         abortSignal: AbortSignal.timeout(this.#pullTimeoutMs),
@@ -99,6 +96,23 @@ export class DockerRuntime implements Runtime {
       throw new ImageUnavailableError(image, isAbort(err) ? 'pull timed out' : reasonOf(err), {
         cause: err,
       });
+    }
+    const pulled = await this.#imageFacts(image);
+    if (pulled === null) {
+      throw new ImageUnavailableError(image, 'the engine does not have it after pulling it');
+    }
+    return pulled;
+  }
+
+  /** null: the engine does not have the image. */
+  async #imageFacts(image: string): Promise<ImageFacts | null> {
+    try {
+      const info = await this.#docker.getImage(image).inspect();
+      const test = info.Config?.Healthcheck?.Test ?? [];
+      return { healthcheck: test.length > 0 && test[0] !== 'NONE' };
+    } catch (err) {
+      if (statusOf(err) !== 404) throw runtimeError(`inspect image ${image}`, err);
+      return null;
     }
   }
 

@@ -112,9 +112,15 @@ export interface LogLine {
   readonly timestamp: string | null;
 }
 
+/** What the executor needs to know of an image before it runs it. */
+export interface ImageFacts {
+  /** The image defines a HEALTHCHECK (other than NONE). */
+  readonly healthcheck: boolean;
+}
+
 export interface Runtime {
   /** Pulls only when the node lacks the image; throws ImageUnavailableError if that fails. */
-  ensureImage(image: string): Promise<void>;
+  ensureImage(image: string): Promise<ImageFacts>;
   /** Creates (does not start) the task's container; returns its id. */
   create(task: RuntimeTask): Promise<string>;
   start(id: string): Promise<void>;

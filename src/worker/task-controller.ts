@@ -1,6 +1,7 @@
 // Drives one task toward its desired state, one state per call, after swarmkit's exec.Do: the
 // decision is a pure function of the task and its last status (`decide`, `observe`), and a step
-// makes at most one Runtime call for it (start excepted: it looks at what it started). The controller may be recreated at any point (a daemon
+// makes at most one Runtime call for it (start after a restart excepted: it looks at what it
+// started, to learn whether it has a health check). The controller may be recreated at any point (a daemon
 // restart): everything it needs to go on is in the task and its status (`containerId` included),
 // apart from the count of consecutive temporary failures and whether the container was removed.
 
@@ -186,6 +187,11 @@ export class TaskController {
   readonly #maxTemporary: number;
   #temporaryFailures = 0;
   #removed = false;
+  /**
+   * Whether the task's container will have a health check, learnt with the image; null when
+   * this controller did not prepare the task (a restart) and must look at the container.
+   */
+  #healthChecked: boolean | null = null;
 
   constructor(opts: TaskControllerOptions) {
     this.#runtime = opts.runtime;
@@ -227,17 +233,26 @@ export class TaskController {
       case 'advance':
         if (action.state === 'failed') return fail(status, action.message, this.#clock());
         return { ...status, state: action.state, message: action.message, timestamp: now() };
-      case 'ensureImage':
-        await rt.ensureImage(action.image);
+      case 'ensureImage': {
+        const image = await rt.ensureImage(action.image);
+        const own = task.spec.container.healthcheck?.test;
+        // The spec's check wins; NONE switches the image's off, an empty test inherits it.
+        this.#healthChecked =
+          own !== undefined && own.length > 0 ? own[0] !== 'NONE' : image.healthcheck;
         return { ...status, state: 'starting', message: 'starting', timestamp: now() };
+      }
       case 'create': {
         const containerId = await rt.create(runtimeTask(task));
         return { ...status, message: 'created', containerId };
       }
       case 'start': {
         await rt.start(action.containerId);
-        // The one step with two Runtime calls: whether the container has a health check (the
-        // image's HEALTHCHECK counts) is only known by looking at it.
+        if (this.#healthChecked === false) {
+          return { ...status, state: 'running', message: 'started', timestamp: now() };
+        }
+        if (this.#healthChecked === true) return { ...status, ...waitingForHealth };
+        // After a restart nothing says whether there is a health check but the container:
+        // the one step with two Runtime calls.
         const started = await rt.inspect(action.containerId);
         if (!started.gone && started.health === 'starting') {
           return {
@@ -271,6 +286,11 @@ export class TaskController {
     }
   }
 }
+
+const waitingForHealth = {
+  message: 'waiting for the container to be healthy',
+  health: 'starting',
+} as const;
 
 function fail(status: TaskStatus, message: string, now: Date, state: TaskState = 'failed') {
   return { ...status, state, message, err: message, timestamp: iso(now) };

@@ -307,9 +307,26 @@ describe('DockerRuntime on a real engine', () => {
     assert.equal(other[0]?.state, 'created');
   });
 
-  it('uses an image the node has without pulling it', async () => {
+  it('uses an image the node has without pulling it, and tells whether it has a HEALTHCHECK', async () => {
     // No registry is reachable here, so a pull would fail: resolving proves there was none.
-    await rt.ensureImage(IMAGE);
+    assert.deepEqual(await rt.ensureImage(IMAGE), { healthcheck: false });
+    // The same image with a HEALTHCHECK of its own, committed from a container of it.
+    const withCheck = `orca-test/health-${run}:1`;
+    const base = await docker(['create', '--label', `orca.test.run=${run}`, IMAGE, 'true']);
+    const id = base.stdout.trim();
+    const commit = await docker([
+      'commit',
+      '--change',
+      'HEALTHCHECK --interval=1s CMD true',
+      id,
+      withCheck,
+    ]);
+    assert.equal(commit.code, 0, commit.stderr);
+    try {
+      assert.deepEqual(await rt.ensureImage(withCheck), { healthcheck: true });
+    } finally {
+      await docker(['rmi', '-f', withCheck]);
+    }
   });
 
   it('says what to do about an image that is missing and cannot be pulled', async () => {

@@ -12,6 +12,7 @@ import type {
   ContainerInfo,
   ContainerSummary,
   EventSubscription,
+  ImageFacts,
   Runtime,
   RuntimeTask,
 } from '../../src/worker/runtime.ts';
@@ -44,9 +45,13 @@ class FakeRuntime implements Runtime {
     if (err) throw err;
   }
 
-  async ensureImage(image: string): Promise<void> {
+  /** Whether the images have a HEALTHCHECK. */
+  imageHealthcheck = false;
+
+  async ensureImage(image: string): Promise<ImageFacts> {
     this.#enter('ensureImage', image);
     if (!this.images.has(image)) throw new ImageUnavailableError(image, 'manifest unknown');
+    return { healthcheck: this.imageHealthcheck };
   }
 
   async create(task: RuntimeTask): Promise<string> {
@@ -197,7 +202,7 @@ const states = (seen: TaskStatus[]): TaskState[] => seen.map((s) => s.state);
 const last = (seen: TaskStatus[]): TaskStatus => seen.at(-1)!;
 
 describe('task controller', () => {
-  it('moves a new task to running, one state and one runtime call per step (start looks too)', async () => {
+  it('moves a new task to running, one state and at most one runtime call per step', async () => {
     const { rt, ctl } = setup();
     const t = task();
     let s = status('new');
@@ -212,12 +217,12 @@ describe('task controller', () => {
       ['preparing', 'preparing', 0],
       ['starting', 'starting', 1],
       ['starting', 'created', 1],
-      ['running', 'started', 2],
+      ['running', 'started', 1],
       ['running', 'started', 1],
     ]);
     assert.deepEqual(
       rt.calls.map((c) => c[0]),
-      ['ensureImage', 'create', 'start', 'inspect', 'inspect'],
+      ['ensureImage', 'create', 'start', 'inspect'],
     );
     assert.equal(s.containerId, 'c1');
     assert.equal(rt.containers.get('c1')?.state, 'running');
@@ -243,6 +248,7 @@ describe('task controller', () => {
 
   it('keeps a health-checked task starting until it is healthy, as Swarm', async () => {
     const { rt, ctl } = setup();
+    rt.imageHealthcheck = true;
     rt.healthOnStart = 'starting';
     const t = task();
     const seen = await drive(ctl, t, status('preparing'));
@@ -258,8 +264,47 @@ describe('task controller', () => {
     assert.equal(running.health, 'healthy');
   });
 
+  it("learns of a health check from the image, unless the spec's NONE turns it off", async () => {
+    const { rt, ctl } = setup();
+    rt.imageHealthcheck = true;
+    rt.healthOnStart = 'starting';
+    const off = task();
+    const none = {
+      ...off,
+      spec: {
+        ...off.spec,
+        container: {
+          ...off.spec.container,
+          healthcheck: {
+            test: ['NONE'],
+            intervalMs: 0,
+            timeoutMs: 0,
+            retries: 0,
+            startPeriodMs: 0,
+          },
+        },
+      },
+    };
+    const end = last(await drive(ctl, none, status('preparing')));
+    assert.equal(end.state, 'running');
+  });
+
+  it('looks at the container it starts when it did not prepare the task (a restart)', async () => {
+    const { rt, ctl } = setup();
+    rt.healthOnStart = 'starting';
+    rt.containers.set('c7', info('c7', { state: 'created' }));
+    const waiting = await ctl.step(task(), status('starting', { containerId: 'c7' }));
+    assert.equal(waiting.state, 'starting');
+    assert.equal(waiting.health, 'starting');
+    assert.deepEqual(
+      rt.calls.map((c) => c[0]),
+      ['start', 'inspect'],
+    );
+  });
+
   it('fails a task whose container turns unhealthy before it was ever healthy', async () => {
     const { rt, ctl } = setup();
+    rt.imageHealthcheck = true;
     rt.healthOnStart = 'starting';
     const t = task();
     const waiting = last(await drive(ctl, t, status('preparing')));
