@@ -118,7 +118,7 @@ export interface ServiceUpdateRequest extends ServiceRef {
 export interface TaskListRequest {
   /** A service id, name or unique id prefix. */
   readonly service?: string;
-  /** A node id, hostname or unique id prefix. */
+  /** A node id, hostname, unique id prefix, or `self`. */
   readonly node?: string;
 }
 

@@ -63,7 +63,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         NodeList: () => swarm.nodeList(),
         NodeInspect: (req) => swarm.nodeInspect(req.node),
         NodeUpdate: (req) => swarm.nodeUpdate(req),
-        ...serviceControl(() => swarm.controlStore()),
+        ...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId }),
       },
       log,
     );

@@ -410,6 +410,11 @@ export class Swarm {
     return this.member;
   }
 
+  /** This member's node id, which `self` names; '' outside a swarm. */
+  get nodeId(): string {
+    return this.member?.identity.nodeId ?? '';
+  }
+
   /** The store for the service control API: this member's, once a read on it is linearizable. */
   async controlStore(): Promise<Store> {
     const m = await this.active();

@@ -1,5 +1,5 @@
 // The control API's service methods, as the daemon's ControlServer takes them (daemon.ts:
-// `...serviceControl(() => swarm.controlStore())`).
+// `...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId })`).
 
 import type { ControlMethods, ServiceMethod } from '../../api/control-wire.ts';
 import type { Store } from '../../store/index.ts';
