@@ -6,6 +6,7 @@ import { hostOf, outputFormat, type TaskListFlags, taskListOutput } from './comm
 import { callDaemon } from './control-client.ts';
 import { json } from './output.ts';
 import { formatServiceTable, formatTasks, shortId } from './service-format.ts';
+import { addServiceLogsCommand } from './service-logs.ts';
 import { waitForConvergence } from './service-progress.ts';
 import {
   addServiceCreateOptions,
@@ -97,6 +98,7 @@ Examples:
   orca service create --name web --replicas 3 nginx:1.27
   orca service ls
   orca service ps web
+  orca service logs -f web
   orca service scale web=5`,
     );
 
@@ -166,6 +168,8 @@ Examples:
       }
       process.stdout.write(formatTasks(tasks, { ...taskListOutput(o), format }));
     });
+
+  addServiceLogsCommand(service);
 
   service
     .command('inspect')

@@ -64,6 +64,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         NodeInspect: (req) => swarm.nodeInspect(req.node),
         NodeUpdate: (req) => swarm.nodeUpdate(req),
         ...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId }),
+        ServiceLogs: (req, signal) => swarm.serviceLogs(req, signal),
       },
       log,
     );

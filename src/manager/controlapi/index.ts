@@ -5,7 +5,13 @@ import type { ControlMethods, ServiceMethod } from '../../api/control-wire.ts';
 import type { Store } from '../../store/index.ts';
 import { ServiceApi, type ServiceApiOptions } from './services.ts';
 
-export { resolveService, ServiceApi, type ServiceApiOptions, serviceStatus } from './services.ts';
+export {
+  resolveService,
+  resolveTask,
+  ServiceApi,
+  type ServiceApiOptions,
+  serviceStatus,
+} from './services.ts';
 export { validateServiceSpec } from './validate.ts';
 
 export type ServiceControlImpl = {

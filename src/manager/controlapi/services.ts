@@ -63,6 +63,19 @@ export function resolveService(services: readonly Service[], ref: unknown): Serv
   );
 }
 
+/** As Docker's task lookup: a full id, then a unique id prefix. */
+export function resolveTask(tasks: readonly Task[], ref: unknown): Task {
+  if (typeof ref !== 'string' || ref === '') throw badRequest('TASK: give a task id');
+  const exact = tasks.find((t) => t.meta.id === ref);
+  if (exact !== undefined) return exact;
+  const matches = tasks.filter((t) => t.meta.id.startsWith(ref));
+  if (matches.length === 1) return matches[0] as Task;
+  if (matches.length === 0) throw new OrcaError('ORCA_NOT_FOUND', `task ${ref} not found`);
+  throw badRequest(
+    `task ${ref} is ambiguous (${matches.length} tasks have ids starting with it); give more of the id`,
+  );
+}
+
 /**
  * As `node inspect`: `self` (the node answering, where `self` knows it), a full id, a hostname,
  * then a unique id prefix.
