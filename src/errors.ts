@@ -242,6 +242,18 @@ export class InvalidFlagsError extends OrcaError {
   }
 }
 
+/**
+ * The user stopped a command that runs until stopped (`service logs -f`) with Ctrl-C or a
+ * SIGTERM. Not a failure to report: the CLI exits quietly with the shell's code for the signal.
+ */
+export class InterruptedError extends OrcaError {
+  readonly exitCode: number;
+  constructor(signal: 'SIGINT' | 'SIGTERM') {
+    super('ORCA_INTERRUPTED', `interrupted by ${signal}`);
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
+}
+
 /** An orchestrator decision was handed a service of another mode: a bug in the caller. */
 export class ServiceModeError extends OrcaError {
   constructor(serviceId: string, expected: string, actual: string) {

@@ -5,7 +5,15 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { Cluster, Node, NodeAvailability, Service, ServiceSpec, Task } from './objects.ts';
+import type {
+  Cluster,
+  Node,
+  NodeAvailability,
+  Service,
+  ServiceSpec,
+  Task,
+  TaskLogLine,
+} from './objects.ts';
 
 export interface SwarmInitRequest {
   readonly advertiseAddr?: string;
@@ -118,7 +126,7 @@ export interface ServiceUpdateRequest extends ServiceRef {
 export interface TaskListRequest {
   /** A service id, name or unique id prefix. */
   readonly service?: string;
-  /** A node id, hostname or unique id prefix. */
+  /** A node id, hostname, unique id prefix, or `self`. */
   readonly node?: string;
 }
 
@@ -131,6 +139,39 @@ export interface TaskView extends Task {
 
 export interface TaskListResponse {
   readonly tasks: readonly TaskView[];
+}
+
+/** One of service or task: `docker service logs SERVICE|TASK`. */
+export interface ServiceLogsRequest {
+  /** A service id, name or unique id prefix. */
+  readonly service?: string;
+  /** A task id or unique id prefix. */
+  readonly task?: string;
+  readonly follow?: boolean;
+  /** The last n lines of each task; absent: all. */
+  readonly tail?: number;
+  /** RFC 3339: only lines written since then. */
+  readonly since?: string;
+  readonly timestamps?: boolean;
+}
+
+/** Who wrote a task's lines: what the CLI's `web.1.<task>@<host>` prefix is made of. */
+export interface LogSource {
+  readonly taskId: string;
+  readonly serviceName: string;
+  /** 0 for a global task, which its node names instead. */
+  readonly slot: number;
+  readonly nodeId: string;
+  /** '' when the node is gone. */
+  readonly nodeHostname: string;
+}
+
+export interface ServiceLogsMessage {
+  /** The tasks whose lines follow; each is sent once, before its first line. */
+  readonly sources?: readonly LogSource[];
+  readonly lines: readonly TaskLogLine[];
+  /** Logs that could not be read (a node without a session); the stream goes on without them. */
+  readonly errors?: readonly string[];
 }
 
 /** Every method: its request and response bodies. */
@@ -151,6 +192,14 @@ export interface ControlMethods {
   TaskList: { req: TaskListRequest; res: TaskListResponse };
 }
 export type ControlMethod = keyof ControlMethods;
+
+/** Every server-streaming method: its request and the messages of its stream. */
+export interface ControlStreams {
+  ServiceLogs: { req: ServiceLogsRequest; msg: ServiceLogsMessage };
+}
+export type ControlStreamMethod = keyof ControlStreams;
+
+export const controlStreamMethods: readonly ControlStreamMethod[] = ['ServiceLogs'];
 
 /** The methods src/manager/controlapi serves (its `serviceControl`). */
 export const serviceMethods = [
@@ -228,9 +277,21 @@ export type ControlUnaryMethod = (
   callback: grpc.requestCallback<JsonMessage>,
 ) => grpc.ClientUnaryCall;
 
-export type ControlClient = grpc.Client & Record<ControlMethod, ControlUnaryMethod>;
+export type ControlStreamingMethod = (
+  req: JsonMessage,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+) => grpc.ClientReadableStream<JsonMessage>;
 
-export type ControlHandlers = Record<ControlMethod, grpc.handleUnaryCall<JsonMessage, JsonMessage>>;
+export type ControlClient = grpc.Client &
+  Record<ControlMethod, ControlUnaryMethod> &
+  Record<ControlStreamMethod, ControlStreamingMethod>;
+
+export type ControlHandlers = Record<
+  ControlMethod,
+  grpc.handleUnaryCall<JsonMessage, JsonMessage>
+> &
+  Record<ControlStreamMethod, grpc.handleServerStreamingCall<JsonMessage, JsonMessage>>;
 
 /** `target` as gRPC names it: `unix:///run/orca/orca.sock`. */
 export function createControlClient(target: string): ControlClient {

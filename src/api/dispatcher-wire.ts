@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { NodeDescription, Task, TaskStatus } from './objects.ts';
+import type { NodeDescription, Task, TaskLogLine, TaskStatus } from './objects.ts';
 
 /** A task as a worker is given it: the stored task plus its service's name, for the container. */
 export interface WireAssignedTask extends Task {
@@ -17,6 +17,16 @@ export interface StatusUpdate {
   readonly status: TaskStatus;
 }
 
+/** What a log subscription reads from each task's containers, as `docker logs` takes it. */
+export interface WireLogOptions {
+  readonly follow: boolean;
+  /** The last n lines of each container; absent: all. */
+  readonly tail?: number;
+  /** RFC 3339: only lines written since then. */
+  readonly since?: string;
+  readonly timestamps: boolean;
+}
+
 export type WorkerMessage =
   | { readonly type: 'hello'; readonly nodeId: string }
   /** Latest status of each task that changed; the dispatcher keeps only forward moves. */
@@ -26,13 +36,33 @@ export type WorkerMessage =
    * The dispatcher may leave the stored one as it is when little changed.
    */
   | { readonly type: 'describe'; readonly description: NodeDescription }
-  | { readonly type: 'heartbeat' };
+  | { readonly type: 'heartbeat' }
+  /** Lines of a subscription's tasks, batched; each task's lines in the order written. */
+  | {
+      readonly type: 'log-lines';
+      readonly subscriptionId: string;
+      readonly lines: readonly TaskLogLine[];
+    }
+  /**
+   * Nothing more will come for this subscription: every container's log has ended (when not
+   * following, or when the containers stopped), or reading failed (`error`).
+   */
+  | { readonly type: 'logs-done'; readonly subscriptionId: string; readonly error?: string };
 
 export type DispatcherMessage =
   /** The hello was accepted: send a message (a heartbeat if nothing else) every heartbeatMs. */
   | { readonly type: 'session'; readonly sessionId: string; readonly heartbeatMs: number }
   /** Every task this node must run or wind down; a task missing from it is removed. */
-  | { readonly type: 'assignments'; readonly tasks: readonly WireAssignedTask[] };
+  | { readonly type: 'assignments'; readonly tasks: readonly WireAssignedTask[] }
+  /** Read the logs of these tasks' containers on this node and send them up as log-lines. */
+  | {
+      readonly type: 'logs';
+      readonly subscriptionId: string;
+      readonly taskIds: readonly string[];
+      readonly options: WireLogOptions;
+    }
+  /** The reader went away: stop reading, send nothing more for it (not even logs-done). */
+  | { readonly type: 'logs-cancel'; readonly subscriptionId: string };
 
 export interface WireJson {
   json: string;

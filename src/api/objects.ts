@@ -268,3 +268,18 @@ export const containerLabels = {
   slot: 'orca.task.slot',
   node: 'orca.node.id',
 } as const;
+
+// ---- logs -------------------------------------------------------------------------------------
+
+/**
+ * One line a task's container wrote, as it travels from the worker through the manager to the
+ * CLI unchanged (both the dispatcher session and the control API carry it).
+ */
+export interface TaskLogLine {
+  readonly taskId: string;
+  readonly stream: 'stdout' | 'stderr';
+  /** Without the trailing newline. */
+  readonly text: string;
+  /** The engine's RFC 3339 timestamp (nanoseconds); null unless asked for. */
+  readonly timestamp: string | null;
+}

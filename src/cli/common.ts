@@ -22,3 +22,14 @@ export function outputFormat(value: string | undefined, fallback: OutputFormat):
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
+
+/** The output flags `service ps` and `node ps` share (`--no-trunc` reads as `trunc: false`). */
+export interface TaskListFlags {
+  readonly quiet?: boolean;
+  readonly trunc?: boolean;
+  readonly format?: string;
+}
+
+export function taskListOutput(o: TaskListFlags): { quiet: boolean; trunc: boolean } {
+  return { quiet: o.quiet === true, trunc: o.trunc !== false };
+}

@@ -2,7 +2,10 @@ import * as grpc from '@grpc/grpc-js';
 import {
   type ControlMethod,
   type ControlMethods,
+  type ControlStreamMethod,
+  type ControlStreams,
   createControlClient,
+  type JsonMessage,
   ORCA_CODE_KEY,
 } from '../api/control-wire.ts';
 import { InvalidFlagsError, OrcaError } from '../errors.ts';
@@ -52,18 +55,98 @@ export async function callDaemon<M extends ControlMethod>(
     });
     return JSON.parse(res === '' ? '{}' : res) as ControlMethods[M]['res'];
   } catch (err) {
-    const e = err as grpc.ServiceError;
-    const code = e.metadata?.get(ORCA_CODE_KEY)[0];
-    if (typeof code === 'string') throw new OrcaError(code, e.details);
-    if (e.code === grpc.status.UNAVAILABLE) throw unreachable(host);
-    if (e.code === grpc.status.DEADLINE_EXCEEDED) {
-      throw new OrcaError(
-        'ORCA_TIMEOUT',
-        `the orca daemon at ${host} did not answer ${method} within ${CALL_TIMEOUT_MS / 1000} s`,
-      );
-    }
-    throw new OrcaError('ORCA_RPC', `${method} to ${host} failed: ${e.details ?? e.message}`);
+    throw refusal(err, host, method);
   } finally {
+    client.close();
+  }
+}
+
+/** A failed call as the OrcaError the daemon raised, or as what kept it from answering. */
+function refusal(err: unknown, host: string, method: string): OrcaError {
+  if (err instanceof OrcaError) return err;
+  const e = err as grpc.ServiceError;
+  const code = e.metadata?.get(ORCA_CODE_KEY)[0];
+  if (typeof code === 'string') return new OrcaError(code, e.details);
+  if (e.code === grpc.status.UNAVAILABLE) return unreachable(host);
+  if (e.code === grpc.status.DEADLINE_EXCEEDED) {
+    return new OrcaError(
+      'ORCA_TIMEOUT',
+      `the orca daemon at ${host} did not answer ${method} within ${CALL_TIMEOUT_MS / 1000} s`,
+    );
+  }
+  return new OrcaError('ORCA_RPC', `${method} to ${host} failed: ${e.details ?? e.message}`);
+}
+
+/**
+ * One streaming call: `onMessage` gets each message in order; while the promise it returns is
+ * pending the stream is paused, so a slow reader (a pipe to `less`) slows the daemon down
+ * instead of filling memory. Resolves at the stream's end, or once `signal` aborts (the call
+ * is cancelled, which stops the daemon's work); rejects with the daemon's OrcaError.
+ */
+export async function streamDaemon<M extends ControlStreamMethod>(
+  host: string,
+  method: M,
+  req: ControlStreams[M]['req'],
+  onMessage: (msg: ControlStreams[M]['msg']) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const client = createControlClient(host);
+  let onAbort = () => {};
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // No deadline: a follow lasts as long as its reader wants it.
+      const call = client[method]({ json: JSON.stringify(req) }, new grpc.Metadata(), {});
+      let settled = false;
+      let statusOk = false;
+      let ended = false;
+      const settle = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (err === undefined) resolve();
+        else reject(refusal(err, host, method));
+      };
+      onAbort = () => {
+        settle();
+        call.cancel();
+      };
+      if (signal?.aborted === true) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      call.on('data', (wire: JsonMessage) => {
+        if (settled) return;
+        let msg: ControlStreams[M]['msg'];
+        try {
+          msg = JSON.parse(wire.json === '' ? '{}' : wire.json) as ControlStreams[M]['msg'];
+        } catch {
+          settle(
+            new OrcaError('ORCA_RPC', `${method}: the daemon sent a message that is not JSON`),
+          );
+          call.cancel();
+          return;
+        }
+        const pending = onMessage(msg);
+        if (pending === undefined) return;
+        call.pause();
+        pending.then(
+          () => call.resume(),
+          (err: unknown) => {
+            settle(err);
+            call.cancel();
+          },
+        );
+      });
+      call.on('error', (err) => settle(err));
+      call.on('status', (status: grpc.StatusObject) => {
+        statusOk = status.code === grpc.status.OK;
+        // Messages may still be queued behind a paused reader: done once they are read too.
+        if (statusOk && ended) settle();
+      });
+      call.on('end', () => {
+        ended = true;
+        if (statusOk) settle();
+      });
+    });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
     client.close();
   }
 }

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import type { NodeView } from '../api/control-wire.ts';
+import type { NodeView, TaskView } from '../api/control-wire.ts';
 import type { NodeAvailability } from '../api/objects.ts';
-import { InvalidFlagsError } from '../errors.ts';
-import { collect, hostOf, outputFormat } from './common.ts';
+import { InvalidFlagsError, OrcaError } from '../errors.ts';
+import { collect, hostOf, outputFormat, type TaskListFlags, taskListOutput } from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { formatNodePretty } from './node-pretty.ts';
 import { json, table, title } from './output.ts';
+import { formatTasks } from './service-format.ts';
 
 const availabilities: readonly string[] = ['active', 'pause', 'drain'];
 
@@ -88,6 +89,7 @@ export function addNodeCommands(program: Command): void {
       `
 Examples:
   orca node ls
+  orca node ps
   orca node update --availability drain worker-1`,
     );
 
@@ -143,6 +145,47 @@ Examples:
       } else {
         const now = Date.now();
         process.stdout.write(out.map((n) => formatNodePretty(n, now)).join('\n'));
+      }
+    });
+
+  node
+    .command('ps')
+    .description('list the tasks on nodes (default: the node answering), as service ps shows them')
+    .argument('[node...]', 'id, unique id prefix, hostname, or self', ['self'])
+    .option('-q, --quiet', 'print the task ids only')
+    .option('--no-trunc', 'show task ids in full')
+    .option('--format <format>', 'table or json (one JSON array of tasks)', 'table')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca node ps
+  orca node ps worker-1 worker-2
+  orca node ps --format json self | jq -r '.[] | "\\(.serviceName).\\(.slot) \\(.status.state)"'`,
+    )
+    .action(async (refs: string[], o: TaskListFlags, cmd: Command) => {
+      const format = outputFormat(o.format, 'table');
+      const host = hostOf(cmd);
+      const byId = new Map<string, TaskView>();
+      const failures: OrcaError[] = [];
+      for (const ref of refs) {
+        try {
+          for (const t of (await callDaemon(host, 'TaskList', { node: ref })).tasks) {
+            byId.set(t.meta.id, t);
+          }
+        } catch (err) {
+          if (!(err instanceof OrcaError)) throw err;
+          failures.push(err);
+        }
+      }
+      // As Docker: the nodes that answered are listed, then every node that failed is named.
+      if (failures.length < refs.length) {
+        process.stdout.write(formatTasks([...byId.values()], { ...taskListOutput(o), format }));
+      }
+      if (failures.length === 1 && refs.length === 1) throw failures[0];
+      for (const f of failures) process.stderr.write(`orca: ${f.message}\n`);
+      if (failures.length > 0) {
+        throw new OrcaError('ORCA_PARTIAL', `${failures.length} of ${refs.length} nodes failed`);
       }
     });
 

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { OrcaError } from '../errors.ts';
+import { InterruptedError, OrcaError } from '../errors.ts';
 import { DEFAULT_HOST } from './control-client.ts';
 import { addDemoCommands } from './demo.ts';
 import { addInfoCommand } from './info.ts';
@@ -35,6 +35,7 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
       // as orca's own flag checks. Help shown for want of a subcommand keeps commander's code.
       return err.code === 'commander.help' ? err.exitCode : 2;
     }
+    if (err instanceof InterruptedError) return err.exitCode;
     if (err instanceof OrcaError) {
       process.stderr.write(`orca: ${err.message}\n`);
       return err.code === 'ORCA_BAD_REQUEST' ? 2 : 1;

@@ -2,7 +2,8 @@
 
 import type { ServiceListItem, TaskView } from '../api/control-wire.ts';
 import type { ServiceMode } from '../api/objects.ts';
-import { table, title } from './output.ts';
+import type { OutputFormat } from './common.ts';
+import { json, table, title } from './output.ts';
 
 /** Docker truncates service and task ids to 12 characters in tables; a prefix still finds them. */
 export function shortId(id: string): string {
@@ -76,11 +77,21 @@ function slotKey(t: TaskView): string {
   return `${t.serviceId}/${t.slot > 0 ? t.slot : t.nodeId}`;
 }
 
+export interface TaskTableOptions {
+  /** Task ids cut to 12 characters, as Docker's tables (default); false: `--no-trunc`. */
+  readonly trunc?: boolean;
+}
+
 /**
- * `service ps`: one row per task, the slot's current task first and its history under it,
- * marked `\_` as Docker does. `tasks` comes from the daemon newest first within each slot.
+ * `service ps` and `node ps`: one row per task, the slot's current task first and its history
+ * under it, marked `\_` as Docker does. `tasks` comes from the daemon newest first within each
+ * slot.
  */
-export function formatTaskTable(tasks: readonly TaskView[], now: number = Date.now()): string {
+export function formatTaskTable(
+  tasks: readonly TaskView[],
+  now: number = Date.now(),
+  opts: TaskTableOptions = {},
+): string {
   const seen = new Set<string>();
   return table(
     ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'],
@@ -91,7 +102,7 @@ export function formatTaskTable(tasks: readonly TaskView[], now: number = Date.n
       const problem = taskProblem(t);
       const since = humanDuration(Math.max(now - Date.parse(t.status.timestamp), 0));
       return [
-        shortId(t.meta.id),
+        opts.trunc === false ? t.meta.id : shortId(t.meta.id),
         `${history ? ' \\_ ' : ''}${taskName(t)}`,
         t.spec.container.image,
         t.nodeHostname,
@@ -101,4 +112,22 @@ export function formatTaskTable(tasks: readonly TaskView[], now: number = Date.n
       ];
     }),
   );
+}
+
+export interface TaskListOutput extends TaskTableOptions {
+  /** Task ids only, one a line. */
+  readonly quiet?: boolean;
+  readonly format: OutputFormat;
+}
+
+/** What `service ps` and `node ps` print: ids (-q), a JSON array, or the table. */
+export function formatTasks(
+  tasks: readonly TaskView[],
+  out: TaskListOutput,
+  now: number = Date.now(),
+): string {
+  const id = (t: TaskView) => (out.trunc === false ? t.meta.id : shortId(t.meta.id));
+  if (out.quiet === true) return tasks.map((t) => `${id(t)}\n`).join('');
+  if (out.format === 'json') return json(tasks);
+  return formatTaskTable(tasks, now, out);
 }

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import type { TaskView } from '../api/control-wire.ts';
 import type { Service } from '../api/objects.ts';
 import { InvalidFlagsError, OrcaError } from '../errors.ts';
-import { hostOf, outputFormat } from './common.ts';
+import { hostOf, outputFormat, type TaskListFlags, taskListOutput } from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { json } from './output.ts';
-import { formatServiceTable, formatTaskTable, shortId } from './service-format.ts';
+import { formatServiceTable, formatTasks, shortId } from './service-format.ts';
+import { addServiceLogsCommand } from './service-logs.ts';
 import { type WaitOptions, waitForConvergence } from './service-progress.ts';
 import {
   addServiceCreateOptions,
@@ -103,6 +104,7 @@ Examples:
   orca service create --name web --replicas 3 nginx:1.27
   orca service ls
   orca service ps web
+  orca service logs -f web
   orca service scale web=5`,
     );
 
@@ -154,6 +156,7 @@ Examples:
     .description("list the tasks of services: each slot's current task, its history under it")
     .argument('<service...>', 'id, name, or unique id prefix')
     .option('-q, --quiet', 'print the task ids only')
+    .option('--no-trunc', 'show task ids in full')
     .option('--format <format>', 'table or json (one JSON array of tasks)', 'table')
     .addHelpText(
       'after',
@@ -162,21 +165,17 @@ Examples:
   orca service ps web
   orca service ps web api --format json | jq -r '.[] | select(.status.state != "running") | .meta.id'`,
     )
-    .action(async (refs: string[], o: { quiet?: boolean; format?: string }, cmd: Command) => {
+    .action(async (refs: string[], o: TaskListFlags, cmd: Command) => {
       const format = outputFormat(o.format, 'table');
       const host = hostOf(cmd);
       const tasks: TaskView[] = [];
       for (const ref of refs) {
         tasks.push(...(await callDaemon(host, 'TaskList', { service: ref })).tasks);
       }
-      if (o.quiet === true) {
-        process.stdout.write(tasks.map((t) => `${shortId(t.meta.id)}\n`).join(''));
-      } else if (format === 'json') {
-        process.stdout.write(json(tasks));
-      } else {
-        process.stdout.write(formatTaskTable(tasks));
-      }
+      process.stdout.write(formatTasks(tasks, { ...taskListOutput(o), format }));
     });
+
+  addServiceLogsCommand(service);
 
   service
     .command('inspect')

@@ -70,7 +70,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         NodeList: () => swarm.nodeList(),
         NodeInspect: (req) => swarm.nodeInspect(req.node),
         NodeUpdate: (req) => swarm.nodeUpdate(req),
-        ...serviceControl(() => swarm.controlStore()),
+        ...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId }),
+        ServiceLogs: (req, signal) => swarm.serviceLogs(req, signal),
       },
       log,
     );

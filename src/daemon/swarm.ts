@@ -6,12 +6,14 @@ import type {
   NodeListResponse,
   NodeUpdateRequest,
   NodeView,
+  ServiceLogsMessage,
   SwarmInitRequest,
   SwarmInitResponse,
 } from '../api/control-wire.ts';
 import type { Node, NodeAvailability, NodeDescription } from '../api/objects.ts';
 import { NotLeaderError, OrcaError, ProposalUnknownError, StoreConflictError } from '../errors.ts';
 import { Dispatcher, DispatcherServer } from '../manager/dispatcher/index.ts';
+import { LogBroker } from '../manager/logbroker/index.ts';
 import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
 import { RaftNode } from '../raft/node.ts';
 import { newId, Store } from '../store/index.ts';
@@ -64,6 +66,8 @@ interface Member {
 interface Roles {
   /** Where the local worker dials the dispatcher. */
   readonly dispatcherAddr: string;
+  /** `service logs`, read through the dispatcher's sessions. */
+  readonly logs: LogBroker;
   stop(): Promise<void>;
 }
 
@@ -313,6 +317,14 @@ export class Swarm {
       log: log.child({ part: 'leadership' }),
     });
     leadership.start();
+    const logs = new LogBroker({
+      store: async () => {
+        await m.node.linearizableBarrier();
+        return m.store;
+      },
+      sessions: dispatcher,
+      log: log.child({ part: 'logbroker' }),
+    });
     const dispatcherAddr = localDialAddr(server.address);
     const worker = new WorkerSession({
       addr: dispatcherAddr,
@@ -326,7 +338,9 @@ export class Swarm {
     log.info({ dispatcher: server.address }, 'dispatcher listening; worker session started');
     return {
       dispatcherAddr,
+      logs,
       async stop() {
+        logs.close();
         await leadership.stop();
         await worker.stop();
         await server.stop();
@@ -423,6 +437,20 @@ export class Swarm {
     }
     if (this.member === null) throw notInSwarm();
     return this.member;
+  }
+
+  /** This member's node id, which `self` names; '' outside a swarm. */
+  get nodeId(): string {
+    return this.member?.identity.nodeId ?? '';
+  }
+
+  /** The ServiceLogs stream, from this member's log broker. */
+  async *serviceLogs(req: unknown, signal: AbortSignal): AsyncGenerator<ServiceLogsMessage> {
+    const m = await this.active();
+    if (m.roles === null) {
+      throw swarmError('ORCA_SWARM_PENDING', 'the swarm member is still starting; retry shortly');
+    }
+    yield* m.roles.logs.serviceLogs(req, signal);
   }
 
   /** The store for the service control API: this member's, once a read on it is linearizable. */

@@ -4,10 +4,13 @@
 // session the agent's whole view is reported again, since reports made while disconnected (or
 // lost with the old stream) would otherwise never arrive (the dispatcher drops repeats). It also
 // sends this node's description with its live usage when a session opens and periodically after:
-// the manager learns a node's facts only from its session, never by looking at its own host.
+// the manager learns a node's facts only from its session, never by looking at its own host. Log
+// subscriptions (LogReaders) answer on the session that asked and end with it: their ids mean
+// nothing to the next one.
 //
 // Only the wire types: the worker never imports the manager or the store.
 
+import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import {
@@ -22,6 +25,7 @@ import {
 } from '../api/dispatcher-wire.ts';
 import type { NodeDescription, TaskStatus } from '../api/objects.ts';
 import { type AgentLog, WorkerAgent, type WorkerAgentOptions } from './agent.ts';
+import { LogReaders, type LogUplink, parseLogSubscription } from './log-readers.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface SessionLog extends AgentLog {
@@ -57,6 +61,7 @@ export class WorkerSession {
   readonly #opts: WorkerSessionOptions;
   readonly #log: SessionLog;
   readonly #agent: WorkerAgent;
+  readonly #logReaders: LogReaders;
   readonly #client: DispatcherClient;
   readonly #halt = new AbortController();
   readonly #outbox = new Map<string, TaskStatus>();
@@ -80,6 +85,7 @@ export class WorkerSession {
       log: this.#log,
       onStatus: (taskId, status) => this.#queueReport(taskId, status),
     });
+    this.#logReaders = new LogReaders({ runtime: opts.runtime, nodeId: opts.nodeId });
   }
 
   /** Sessions opened so far (for tests: a reconnect makes it grow). */
@@ -104,6 +110,7 @@ export class WorkerSession {
   async stop(): Promise<void> {
     this.#halt.abort();
     this.#call?.cancel();
+    this.#logReaders.cancelAll();
     await this.#loop;
     await this.#agent.stop();
     await this.#agentStart;
@@ -130,11 +137,15 @@ export class WorkerSession {
   #session(): Promise<boolean> {
     return new Promise((resolve) => {
       const call = this.#client.Session();
+      const ended = new AbortController();
+      const uplink = sessionUplink(call, ended.signal);
       let accepted = false;
       let done = false;
       const finish = (why: string, err?: unknown) => {
         if (done) return;
         done = true;
+        ended.abort();
+        this.#logReaders.cancelAll();
         if (this.#call === call) this.#call = null;
         if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
         this.#heartbeat = null;
@@ -163,6 +174,20 @@ export class WorkerSession {
             break;
           case 'assignments':
             if (Array.isArray(msg.tasks)) this.#agent.setAssignments(msg.tasks);
+            break;
+          case 'logs': {
+            const request = parseLogSubscription(msg);
+            if (request === null) {
+              this.#log.debug({}, 'ignored a malformed logs request');
+            } else {
+              this.#logReaders.start(request, uplink);
+            }
+            break;
+          }
+          case 'logs-cancel':
+            if (typeof msg.subscriptionId === 'string') {
+              this.#logReaders.cancel(msg.subscriptionId);
+            }
             break;
           default:
             // A newer manager's message type: ignored, as the proto promises.
@@ -243,4 +268,17 @@ export class WorkerSession {
       this.#log.debug({ err }, 'writing to the dispatcher session failed');
     }
   }
+}
+
+/**
+ * Log lines up one session, at the pace the manager takes them: a send waits for the stream to
+ * drain, so a chatty container is read no faster than the lines can leave.
+ */
+function sessionUplink(call: SessionStream, ended: AbortSignal): LogUplink {
+  return {
+    async send(msg: WorkerMessage): Promise<void> {
+      if (ended.aborted) throw new Error('the dispatcher session ended');
+      if (!call.write(encodeMessage(msg))) await once(call, 'drain', { signal: ended });
+    },
+  };
 }

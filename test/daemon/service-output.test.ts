@@ -7,6 +7,7 @@ import type { Service, TaskState } from '../../src/api/objects.ts';
 import { parseScaleArgs } from '../../src/cli/service.ts';
 import {
   formatServiceTable,
+  formatTasks,
   formatTaskTable,
   humanDuration,
 } from '../../src/cli/service-format.ts';
@@ -107,6 +108,23 @@ describe('service output', () => {
       out[3] ?? '',
       /web\.2\s+busybox:1\s+Running\s+Pending 5 seconds ago\s+"no suitable node/,
     );
+  });
+
+  it('prints task ids short, in full with --no-trunc, alone with -q (service ps, node ps)', () => {
+    const t = task(1, 'running');
+    const short = t.meta.id.slice(0, 12);
+    assert.equal(formatTasks([t], { format: 'table', quiet: true }), `${short}\n`);
+    assert.equal(
+      formatTasks([t], { format: 'table', quiet: true, trunc: false }),
+      `${t.meta.id}\n`,
+    );
+    const table = formatTasks([t], { format: 'table', trunc: false }, now).split('\n');
+    assert.match(table[1] ?? '', new RegExp(`^${t.meta.id}\\s+web\\.1\\s`));
+    assert.match(
+      formatTasks([t], { format: 'table' }, now).split('\n')[1] ?? '',
+      new RegExp(`^${short}\\s`),
+    );
+    assert.deepEqual(JSON.parse(formatTasks([t], { format: 'json' })), [t]);
   });
 
   it('parses SERVICE=REPLICAS, every bad one at once', () => {

@@ -1,11 +1,17 @@
 // The control API's service methods, as the daemon's ControlServer takes them (daemon.ts:
-// `...serviceControl(() => swarm.controlStore())`).
+// `...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId })`).
 
 import type { ControlMethods, ServiceMethod } from '../../api/control-wire.ts';
 import type { Store } from '../../store/index.ts';
 import { ServiceApi, type ServiceApiOptions } from './services.ts';
 
-export { resolveService, ServiceApi, type ServiceApiOptions, serviceStatus } from './services.ts';
+export {
+  resolveService,
+  resolveTask,
+  ServiceApi,
+  type ServiceApiOptions,
+  serviceStatus,
+} from './services.ts';
 export { validateServiceSpec } from './validate.ts';
 
 export type ServiceControlImpl = {

@@ -30,6 +30,8 @@ export interface ServiceApiOptions {
   /** For generated names; tests make it predictable. */
   readonly random?: () => number;
   readonly now?: () => Date;
+  /** The id of the node answering, which `self` names; '' or absent where none is known. */
+  readonly self?: () => string;
 }
 
 function badRequest(problem: string): InvalidFlagsError {
@@ -61,9 +63,26 @@ export function resolveService(services: readonly Service[], ref: unknown): Serv
   );
 }
 
-/** As `node inspect`: a full id, a hostname, then a unique id prefix. */
-export function resolveNode(nodes: readonly Node[], ref: string): Node {
-  const byId = nodes.find((n) => n.meta.id === ref);
+/** As Docker's task lookup: a full id, then a unique id prefix. */
+export function resolveTask(tasks: readonly Task[], ref: unknown): Task {
+  if (typeof ref !== 'string' || ref === '') throw badRequest('TASK: give a task id');
+  const exact = tasks.find((t) => t.meta.id === ref);
+  if (exact !== undefined) return exact;
+  const matches = tasks.filter((t) => t.meta.id.startsWith(ref));
+  if (matches.length === 1) return matches[0] as Task;
+  if (matches.length === 0) throw new OrcaError('ORCA_NOT_FOUND', `task ${ref} not found`);
+  throw badRequest(
+    `task ${ref} is ambiguous (${matches.length} tasks have ids starting with it); give more of the id`,
+  );
+}
+
+/**
+ * As `node inspect`: `self` (the node answering, where `self` knows it), a full id, a hostname,
+ * then a unique id prefix.
+ */
+export function resolveNode(nodes: readonly Node[], ref: string, self = ''): Node {
+  const id = ref === 'self' && self !== '' ? self : ref;
+  const byId = nodes.find((n) => n.meta.id === id);
   if (byId !== undefined) return byId;
   const byName = nodes.filter((n) => n.description.hostname === ref);
   const matches = byName.length > 0 ? byName : nodes.filter((n) => n.meta.id.startsWith(ref));
@@ -289,7 +308,8 @@ export class ServiceApi {
           ? tx.tasks.all()
           : tx.tasks.byService(resolveService(services, filter.service).meta.id);
       if (filter.node !== undefined) {
-        const nodeId = resolveNode(tx.nodes.all(), filter.node).meta.id;
+        const self = this.#opts.self?.() ?? '';
+        const nodeId = resolveNode(tx.nodes.all(), filter.node, self).meta.id;
         tasks = tasks.filter((t) => t.nodeId === nodeId);
       }
       const names = new Map(services.map((s) => [s.meta.id, s.spec.name]));

@@ -24,6 +24,12 @@ import type { Store } from '../../store/index.ts';
 import { type LoopLog, type ReconcileLoop, runPasses, silentLog } from '../loops/reconcile.ts';
 import { assignmentKey, assignmentSet } from './assignments.ts';
 import {
+  type CancelLogs,
+  type LogRequest,
+  type LogSink,
+  SessionLogSubscriptions,
+} from './log-subscriptions.ts';
+import {
   applyNodeDescriptions,
   defaultRecordingLimits,
   parseNodeDescription,
@@ -115,6 +121,14 @@ export class Dispatcher implements ReconcileLoop {
   /** Sessions open now, by node id (for tests and `node ls` later). */
   get sessions(): readonly string[] {
     return [...this.#sessions.keys()];
+  }
+
+  /**
+   * Asks the node's worker, over its session, for the logs of some of its tasks. null when the
+   * node has no session here: the manager never reaches a worker's containers another way.
+   */
+  openLogs(nodeId: string, request: LogRequest, sink: LogSink): CancelLogs | null {
+    return this.#sessions.get(nodeId)?.openLogs(request, sink) ?? null;
   }
 
   /** The gRPC handler of Dispatcher.Session. */
@@ -264,6 +278,7 @@ class NodeSession {
   #sentKey: string | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #logs = new SessionLogSubscriptions((msg) => this.#send(msg));
 
   constructor(d: Dispatcher, nodeId: string, call: SessionCall, term: AbortSignal) {
     this.#d = d;
@@ -308,11 +323,16 @@ class NodeSession {
     });
   }
 
+  openLogs(request: LogRequest, sink: LogSink): CancelLogs {
+    return this.#logs.open(request, sink);
+  }
+
   close(reason: string, markDown: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#halt.abort();
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    this.#logs.end(`the session of node ${this.nodeId} ended (${reason})`);
     this.#d.log.debug({ nodeId: this.nodeId, reason }, 'worker session closed');
     if (!this.#call.destroyed && this.#call.writable) {
       try {
@@ -327,12 +347,13 @@ class NodeSession {
   #onMessage(wire: { json: string }): void {
     this.#lastSeen = this.#d.now();
     const msg = decodeMessage<WorkerMessage>(wire);
-    if (msg?.type === 'describe') {
+    if (msg === null || this.#logs.receive(msg)) return;
+    if (msg.type === 'describe') {
       const description = parseNodeDescription(msg.description);
       if (description !== null) this.#d.describe(this.nodeId, description);
       return;
     }
-    if (msg?.type !== 'status' || !Array.isArray(msg.updates)) return;
+    if (msg.type !== 'status' || !Array.isArray(msg.updates)) return;
     for (const raw of msg.updates as unknown[]) {
       const update = parseStatusUpdate(raw);
       if (update !== null) this.#d.report(this.nodeId, update.taskId, update.status);

@@ -1,7 +1,14 @@
-// The dispatcher's public surface: the leader-only session handler and its gRPC listener.
+// The dispatcher's public surface: the leader-only session handler, its gRPC listener, and the
+// log subscriptions that ride the sessions.
 
 export { assignmentKey, assignmentSet } from './assignments.ts';
 export { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+export {
+  type CancelLogs,
+  type LogRequest,
+  type LogSink,
+  parseLogLines,
+} from './log-subscriptions.ts';
 export {
   applyNodeDescriptions,
   defaultRecordingLimits,

@@ -276,6 +276,21 @@ describe('controlapi services', () => {
       [1],
     );
     await rejectsWith(api.tasks({ service: 'nope' }), 'ORCA_NOT_FOUND', /service nope not found/);
+
+    // `node ps`: the node answering is `self`, where the API knows which one that is.
+    const answering = new ServiceApi({
+      store: async () => store,
+      self: () => 'node1xxxxxxxxxxxxxxxxxxxx',
+    });
+    for (const node of ['self', 'node1xxxxxxxxxxxxxxxxxxxx', 'node1x']) {
+      assert.deepEqual(
+        (await answering.tasks({ node })).map((t) => t.slot),
+        [1],
+        node,
+      );
+    }
+    await rejectsWith(api.tasks({ node: 'self' }), 'ORCA_NOT_FOUND', /node self not found/);
+    await rejectsWith(answering.tasks({ node: 'nope' }), 'ORCA_NOT_FOUND', /^node nope not found$/);
   });
 
   it('serves the control methods over the same rules', async () => {
