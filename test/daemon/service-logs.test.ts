@@ -4,28 +4,24 @@
 // Containers carry orca.test=1 and this swarm's node id; after() removes them.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import type { NodeView, TaskView } from '../../src/api/control-wire.ts';
 import { waitFor } from '../support/wait.ts';
-import { cliFor, freePortPair, orcaBin } from './support/cli.ts';
+import { cliFor, orcaBin } from './support/cli.ts';
+import { removeNodeContainers, TestDaemon } from './support/daemon.ts';
 
-const exec = promisify(execFile);
 const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-logs-'));
-const socket = path.join(tempRoot, 'run', 'orca.sock');
-const host = `unix://${socket}`;
-
-const { orca, ok } = cliFor(host);
+const daemon = new TestDaemon({ dir: tempRoot });
+const { orca, ok } = cliFor(daemon.host);
 
 /** Each task prints one line to stdout naming its container (the hostname), one to stderr. */
 const echoCommand = ['sh', '-c', 'echo out-$HOSTNAME; echo err >&2; sleep 3600'];
 const tickCommand = ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done'];
 
-let daemon: ChildProcess | null = null;
 let nodeId = '';
 let hostname = '';
 
@@ -59,34 +55,7 @@ function lines(text: string): string[] {
 }
 
 before(async () => {
-  const proc = spawn(
-    process.execPath,
-    [
-      orcaBin,
-      'daemon',
-      '--data-dir',
-      path.join(tempRoot, 'data'),
-      '--socket',
-      socket,
-      '--listen-addr',
-      `127.0.0.1:${await freePortPair()}`,
-      '--log-format',
-      'json',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  daemon = proc;
-  let stderr = '';
-  proc.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  await waitFor(
-    () => {
-      if (proc.exitCode !== null) throw new Error(`daemon exited: ${stderr}`);
-      return stderr.includes('"msg":"orca daemon started"');
-    },
-    { what: 'the daemon started' },
-  );
+  await daemon.start();
   await ok('swarm', 'init');
   const [self] = JSON.parse(await ok('node', 'inspect', 'self')) as NodeView[];
   assert.ok(self !== undefined);
@@ -95,22 +64,9 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon !== null && daemon.exitCode === null) {
-    await orca('service', 'rm', 'echo', 'tick');
-    const exited = new Promise((r) => daemon?.once('exit', r));
-    daemon.kill('SIGTERM');
-    await exited;
-  }
-  if (nodeId !== '') {
-    const { stdout } = await exec('docker', [
-      'ps',
-      '-aq',
-      '--filter',
-      `label=orca.node.id=${nodeId}`,
-    ]).catch(() => ({ stdout: '' }));
-    const ids = lines(stdout);
-    if (ids.length > 0) await exec('docker', ['rm', '-f', ...ids]).catch(() => {});
-  }
+  await orca('service', 'rm', 'echo', 'tick');
+  await daemon.stop('SIGTERM');
+  await removeNodeContainers(nodeId);
   rmSync(tempRoot, { recursive: true, force: true });
 });
 
@@ -238,7 +194,7 @@ describe('orca service logs against a daemon and the engine', () => {
     });
     const follow = spawn(
       process.execPath,
-      [orcaBin, '-H', host, 'service', 'logs', '-f', '--raw', '--tail', '1', 'tick'],
+      [orcaBin, '-H', daemon.host, 'service', 'logs', '-f', '--raw', '--tail', '1', 'tick'],
       { env: { ...process.env, ORCA_HOST: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
