@@ -1,6 +1,7 @@
 // The wire contract of protos/control.proto, typed for TypeScript: the method table, the JSON
-// bodies each method takes and returns, and how an error crosses the wire. Client and server
-// both build on this module; it knows nothing of the daemon or the CLI.
+// bodies each method takes and returns, and how an error crosses the wire. The daemon's server
+// builds on this module; the CLI takes its types only (its client, src/cli/grpc-h2.ts, speaks
+// the wire without gRPC's libraries). It knows nothing of the daemon or the CLI.
 
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -228,8 +229,7 @@ export interface JsonMessage {
   json: string;
 }
 
-/** The metadata key that carries orca's error code next to the gRPC status. */
-export const ORCA_CODE_KEY = 'orca-code';
+export { CONTROL_SERVICE_PATH, ORCA_CODE_KEY } from './control-names.ts';
 
 /** gRPC status for each orca error code; anything else is UNKNOWN. */
 export function grpcStatusFor(code: string): grpc.status {
@@ -262,45 +262,18 @@ const packageDefinition = protoLoader.loadSync(
   { keepCase: true, longs: Number, defaults: true, arrays: true, oneofs: false },
 );
 
-const controlClientConstructor = (
+/** The daemon serves this; the CLI's client is src/cli/grpc-h2.ts, which needs no definition. */
+export const controlService: grpc.ServiceDefinition = (
   grpc.loadPackageDefinition(packageDefinition) as unknown as {
     orca: { control: { Control: grpc.ServiceClientConstructor } };
   }
-).orca.control.Control;
-
-export const controlService: grpc.ServiceDefinition = controlClientConstructor.service;
-
-export type ControlUnaryMethod = (
-  req: JsonMessage,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-  callback: grpc.requestCallback<JsonMessage>,
-) => grpc.ClientUnaryCall;
-
-export type ControlStreamingMethod = (
-  req: JsonMessage,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-) => grpc.ClientReadableStream<JsonMessage>;
-
-export type ControlClient = grpc.Client &
-  Record<ControlMethod, ControlUnaryMethod> &
-  Record<ControlStreamMethod, ControlStreamingMethod>;
+).orca.control.Control.service;
 
 export type ControlHandlers = Record<
   ControlMethod,
   grpc.handleUnaryCall<JsonMessage, JsonMessage>
 > &
   Record<ControlStreamMethod, grpc.handleServerStreamingCall<JsonMessage, JsonMessage>>;
-
-/** `target` as gRPC names it: `unix:///run/orca/orca.sock`. */
-export function createControlClient(target: string): ControlClient {
-  return new controlClientConstructor(target, grpc.credentials.createInsecure(), {
-    // One CLI command, one call: no reconnect loop to wait through when the daemon is absent.
-    'grpc.initial_reconnect_backoff_ms': 100,
-    'grpc.max_reconnect_backoff_ms': 100,
-  }) as unknown as ControlClient;
-}
 
 export function addControlService(server: grpc.Server, handlers: ControlHandlers): void {
   server.addService(controlService, handlers);

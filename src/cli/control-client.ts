@@ -1,14 +1,12 @@
-import * as grpc from '@grpc/grpc-js';
-import {
-  type ControlMethod,
-  type ControlMethods,
-  type ControlStreamMethod,
-  type ControlStreams,
-  createControlClient,
-  type JsonMessage,
-  ORCA_CODE_KEY,
+import { CONTROL_SERVICE_PATH, ORCA_CODE_KEY } from '../api/control-names.ts';
+import type {
+  ControlMethod,
+  ControlMethods,
+  ControlStreamMethod,
+  ControlStreams,
 } from '../api/control-wire.ts';
 import { InvalidFlagsError, OrcaError } from '../errors.ts';
+import { CallError, call, GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE } from './grpc-h2.ts';
 
 export const DEFAULT_HOST = 'unix:///run/orca/orca.sock';
 
@@ -40,41 +38,36 @@ export async function callDaemon<M extends ControlMethod>(
   method: M,
   req: ControlMethods[M]['req'],
 ): Promise<ControlMethods[M]['res']> {
-  const client = createControlClient(host);
+  let reply = '';
   try {
-    const res = await new Promise<string>((resolve, reject) => {
-      client[method](
-        { json: JSON.stringify(req) },
-        new grpc.Metadata(),
-        { deadline: Date.now() + CALL_TIMEOUT_MS },
-        (err, reply) => {
-          if (err !== null) reject(err);
-          else resolve(reply?.json ?? '');
-        },
-      );
+    await call({
+      socketPath: socketPathOf(host),
+      path: `${CONTROL_SERVICE_PATH}${method}`,
+      json: JSON.stringify(req),
+      onMessage: (json) => {
+        reply = json;
+      },
+      timeoutMs: CALL_TIMEOUT_MS,
     });
-    return JSON.parse(res === '' ? '{}' : res) as ControlMethods[M]['res'];
   } catch (err) {
     throw refusal(err, host, method);
-  } finally {
-    client.close();
   }
+  return JSON.parse(reply === '' ? '{}' : reply) as ControlMethods[M]['res'];
 }
 
 /** A failed call as the OrcaError the daemon raised, or as what kept it from answering. */
-function refusal(err: unknown, host: string, method: string): OrcaError {
-  if (err instanceof OrcaError) return err;
-  const e = err as grpc.ServiceError;
-  const code = e.metadata?.get(ORCA_CODE_KEY)[0];
-  if (typeof code === 'string') return new OrcaError(code, e.details);
-  if (e.code === grpc.status.UNAVAILABLE) return unreachable(host);
-  if (e.code === grpc.status.DEADLINE_EXCEEDED) {
+function refusal(err: unknown, host: string, method: string): unknown {
+  if (!(err instanceof CallError)) return err;
+  const code = err.metadata[ORCA_CODE_KEY];
+  if (code !== undefined) return new OrcaError(code, err.message);
+  if (err.grpcCode === GRPC_UNAVAILABLE) return unreachable(host);
+  if (err.grpcCode === GRPC_DEADLINE_EXCEEDED) {
     return new OrcaError(
       'ORCA_TIMEOUT',
       `the orca daemon at ${host} did not answer ${method} within ${CALL_TIMEOUT_MS / 1000} s`,
     );
   }
-  return new OrcaError('ORCA_RPC', `${method} to ${host} failed: ${e.details ?? e.message}`);
+  return new OrcaError('ORCA_RPC', `${method} to ${host} failed: ${err.message}`);
 }
 
 /**
@@ -90,63 +83,28 @@ export async function streamDaemon<M extends ControlStreamMethod>(
   onMessage: (msg: ControlStreams[M]['msg']) => void | Promise<void>,
   signal?: AbortSignal,
 ): Promise<void> {
-  const client = createControlClient(host);
-  let onAbort = () => {};
   try {
-    await new Promise<void>((resolve, reject) => {
-      // No deadline: a follow lasts as long as its reader wants it.
-      const call = client[method]({ json: JSON.stringify(req) }, new grpc.Metadata(), {});
-      let settled = false;
-      let statusOk = false;
-      let ended = false;
-      const settle = (err?: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (err === undefined) resolve();
-        else reject(refusal(err, host, method));
-      };
-      onAbort = () => {
-        settle();
-        call.cancel();
-      };
-      if (signal?.aborted === true) onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      call.on('data', (wire: JsonMessage) => {
-        if (settled) return;
+    // No deadline: a follow lasts as long as its reader wants it.
+    await call({
+      socketPath: socketPathOf(host),
+      path: `${CONTROL_SERVICE_PATH}${method}`,
+      json: JSON.stringify(req),
+      onMessage: (json) => {
         let msg: ControlStreams[M]['msg'];
         try {
-          msg = JSON.parse(wire.json === '' ? '{}' : wire.json) as ControlStreams[M]['msg'];
+          msg = JSON.parse(json === '' ? '{}' : json) as ControlStreams[M]['msg'];
         } catch {
-          settle(
-            new OrcaError('ORCA_RPC', `${method}: the daemon sent a message that is not JSON`),
-          );
-          call.cancel();
-          return;
+          throw new OrcaError('ORCA_RPC', `${method}: the daemon sent a message that is not JSON`);
         }
-        const pending = onMessage(msg);
-        if (pending === undefined) return;
-        call.pause();
-        pending.then(
-          () => call.resume(),
-          (err: unknown) => {
-            settle(err);
-            call.cancel();
-          },
-        );
-      });
-      call.on('error', (err) => settle(err));
-      call.on('status', (status: grpc.StatusObject) => {
-        statusOk = status.code === grpc.status.OK;
-        // Messages may still be queued behind a paused reader: done once they are read too.
-        if (statusOk && ended) settle();
-      });
-      call.on('end', () => {
-        ended = true;
-        if (statusOk) settle();
-      });
+        return onMessage(msg);
+      },
+      ...(signal === undefined ? {} : { signal }),
     });
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    client.close();
+  } catch (err) {
+    throw refusal(err, host, method);
   }
+}
+
+function socketPathOf(host: string): string {
+  return host.slice('unix://'.length);
 }
