@@ -309,6 +309,7 @@ export class Swarm {
     );
     const leadership = new Leadership({
       isLeader: () => m.node.status().role === 'leader',
+      onChange: (changed) => m.node.onLeadershipChange(changed),
       loops: () => [
         new OrchestratorLoop({ store: m.store, log: log.child({ part: 'orchestrator' }) }),
         new SchedulerLoop({ store: m.store, log: log.child({ part: 'scheduler' }) }),

@@ -128,6 +128,7 @@ export class RaftNode {
   private leader: NodeId | null = null;
   private role: Role = 'follower';
   private leaderWatch: (() => void) | null = null;
+  private readonly leadershipListeners = new Set<() => void>();
   private controls: { run(): void; abandon(err: Error): void }[] = [];
   private unsavedHardState: HardState | null = null;
   private persistedTerm: number;
@@ -284,6 +285,15 @@ export class RaftNode {
       learners: conf.learners,
       members: Object.fromEntries(this.members),
     };
+  }
+
+  /**
+   * Calls `listener` whenever the leader or this member's role changes (status() then tells
+   * the new ones); returns the unsubscribe function.
+   */
+  onLeadershipChange(listener: () => void): () => void {
+    this.leadershipListeners.add(listener);
+    return () => this.leadershipListeners.delete(listener);
   }
 
   /** How far the leader knows a member's log to match its own (for learner promotion). */
@@ -558,9 +568,11 @@ export class RaftNode {
       );
     }
     const leaderChanged = leader !== this.leader;
+    const previousRole = this.role;
     this.leader = leader;
     this.role = role;
     this.leaderWatch?.();
+    if (leaderChanged || role !== previousRole) for (const l of this.leadershipListeners) l();
     if (!leaderChanged) return;
     // ReadIndex requests in flight die with the leadership that would have answered them.
     if (this.readsByContext.size > 0) {

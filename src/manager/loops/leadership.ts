@@ -1,8 +1,7 @@
 // Starts the leader-only loops when this manager becomes the Raft leader and stops them when it
-// stops being one. Leadership is polled from the Raft driver's status: RaftNode has no
-// leadership callback (its soft-state hook is private), and a poll every 100 ms costs nothing
-// next to an election timeout. A manager that loses leadership and regains it gets fresh loops,
-// each starting again from a full read of the store.
+// stops being one, told by the Raft driver the moment its role changes (a failover should not
+// wait for a poll). A manager that loses leadership and regains it gets fresh loops, each
+// starting again from a full read of the store.
 
 import type { LoopLog, ReconcileLoop } from './reconcile.ts';
 
@@ -12,12 +11,13 @@ export interface LeadershipOptions {
   /** The loops of one term; called on each gain of leadership. */
   readonly loops: () => readonly ReconcileLoop[];
   readonly log: LoopLog & { info(obj: object, msg: string): void };
-  readonly pollMs?: number;
+  /** Calls its argument on every change of role; returns the unsubscribe function. */
+  readonly onChange: (changed: () => void) => () => void;
 }
 
 export class Leadership {
   readonly #opts: LeadershipOptions;
-  #timer: NodeJS.Timeout | null = null;
+  #unsubscribe: (() => void) | null = null;
   #term: { readonly abort: AbortController; readonly done: Promise<void> } | null = null;
   #stopped = false;
 
@@ -30,17 +30,17 @@ export class Leadership {
   }
 
   start(): void {
-    if (this.#timer !== null || this.#stopped) return;
+    if (this.#unsubscribe !== null || this.#stopped) return;
+    // Not inside the Raft driver's own call: it is in the middle of handling a Ready.
+    this.#unsubscribe = this.#opts.onChange(() => queueMicrotask(() => this.#check()));
     this.#check();
-    this.#timer = setInterval(() => this.#check(), this.#opts.pollMs ?? 100);
-    this.#timer.unref();
   }
 
-  /** Stops polling and the loops of the current term; resolves once they have ended. */
+  /** Stops following leadership and the loops of the current term; resolves once they ended. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
     await this.#endTerm();
   }
 
