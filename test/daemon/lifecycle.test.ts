@@ -288,6 +288,64 @@ describe('service lifecycle on a one-host swarm (daemon, CLI, Docker)', () => {
     await removeService('fragile');
   });
 
+  it('replaces a container that crashes or is stopped behind its back, and says why', async () => {
+    await ok(
+      'service',
+      'create',
+      '--name',
+      'crashy',
+      '--restart-delay',
+      '200ms',
+      ...common,
+      image,
+      'sleep',
+      '300',
+    );
+    const [first] = await waitRunningMatches('crashy', 1);
+    const [killed] = (await containers('crashy')).filter((c) => c.running);
+    assert.ok(first !== undefined && killed !== undefined);
+    await exec('docker', ['kill', killed.id]);
+    const [second] = await waitRunningMatches('crashy', 1);
+    assert.notEqual(second?.meta.id, first.meta.id);
+    const crashed = (await ps('crashy')).find((t) => t.meta.id === first.meta.id);
+    assert.equal(crashed?.status.state, 'failed');
+    assert.equal(crashed?.status.err, 'task: non-zero exit (137)');
+
+    const [stopped] = (await containers('crashy')).filter((c) => c.running);
+    assert.ok(stopped !== undefined && second !== undefined);
+    await exec('docker', ['stop', '-t', '1', stopped.id]);
+    const [third] = await waitRunningMatches('crashy', 1);
+    assert.notEqual(third?.meta.id, second.meta.id);
+    const table = await ok('service', 'ps', 'crashy');
+    assert.match(table, /Failed .*task: non-zero exit \(137\)/);
+    await removeService('crashy');
+
+    // --restart-condition none: a crash is final, and service ps says so.
+    await ok(
+      'service',
+      'create',
+      '--name',
+      'once-only',
+      '--restart-condition',
+      'none',
+      ...common,
+      image,
+      'sleep',
+      '300',
+    );
+    const [only] = await waitRunningMatches('once-only', 1);
+    const [c] = (await containers('once-only')).filter((x) => x.running);
+    assert.ok(only !== undefined && c !== undefined);
+    await exec('docker', ['kill', c.id]);
+    await waitFor(
+      async () =>
+        (await ps('once-only')).find((t) => t.meta.id === only.meta.id)?.status.state === 'failed',
+      { timeoutMs: 15_000, what: 'the task failed' },
+    );
+    assert.equal((await ps('once-only')).length, 1, 'no replacement under restart-condition none');
+    await removeService('once-only');
+  });
+
   it('survives kill -9 of the daemon: containers adopted, none duplicated or lost', async () => {
     await ok(
       'service',
