@@ -30,12 +30,15 @@ import { ratio, round } from './lib/stats.ts';
 const USAGE = `usage: node bench/converge.ts [options]
   --sizes LIST     replica counts N, comma-separated (default 10,50)
   --only LIST      systems to run, comma-separated, of orca,swarm,engine (default all three)
+  --rounds R       run every system R times, in turn (orca, swarm, engine, orca, ...), and
+                   report each time as the median of its R measurements (default 1)
   --keep           keep orca's data dir and daemon log (the folder is printed)`;
 
 const { values: flags } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10,50' },
     only: { type: 'string', default: 'orca,swarm,engine' },
+    rounds: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -50,6 +53,11 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
   process.exit(2);
 }
 const only = new Set(flags.only.split(',').map((s) => s.trim()));
+const rounds = Number(flags.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write(`--rounds: expected a positive integer, got ${flags.rounds}\n${USAGE}\n`);
+  process.exit(2);
+}
 
 const ROWS = ['create', 'scale_up', 'scale_down', 'update'] as const;
 type Row = (typeof ROWS)[number];
@@ -113,6 +121,22 @@ async function runSystem(sys: System): Promise<Times> {
   return times;
 }
 
+/** Each time as the median of the rounds' (upper median for an even count). */
+function medianTimes(list: readonly Times[]): Times {
+  const out: Times = {};
+  for (const n of Object.keys(list[0] ?? {})) {
+    out[n] = {};
+    for (const key of [...ROWS, 'rm'] as const) {
+      const values = list
+        .map((t) => t[n]?.[key])
+        .filter((v): v is number => v !== undefined)
+        .sort((a, b) => a - b);
+      if (values.length > 0) out[n][key] = values[Math.floor(values.length / 2)];
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   // proc.ts's signal hooks (SIGINT/SIGTERM kill members and exit, which runs the cleanup hooks).
@@ -120,13 +144,21 @@ async function main(): Promise<void> {
   await docker.ping();
   await docker.getImage('orca-test/busybox:1').inspect();
 
-  const results: Record<string, Times> = {};
-  if (only.has('orca')) {
-    const port = await freePortBase('127.0.0.1', [24377, 25377, 26377, 27377], [0]);
-    results.orca = await runSystem(new OrcaSystem(port, flags.keep));
+  // Rounds take turns so that a slow spell of the shared machine hits every system alike.
+  const runs: Record<string, Times[]> = { orca: [], swarm: [], engine: [] };
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`round ${round} of ${rounds}`);
+    if (only.has('orca')) {
+      const port = await freePortBase('127.0.0.1', [24377, 25377, 26377, 27377], [0]);
+      runs.orca?.push(await runSystem(new OrcaSystem(port, flags.keep)));
+    }
+    if (only.has('swarm')) runs.swarm?.push(await runSystem(new SwarmSystem()));
+    if (only.has('engine')) runs.engine?.push(await runSystem(new EngineSystem(docker, 5)));
   }
-  if (only.has('swarm')) results.swarm = await runSystem(new SwarmSystem());
-  if (only.has('engine')) results.engine = await runSystem(new EngineSystem(docker, 5));
+  const results: Record<string, Times> = {};
+  for (const [sys, list] of Object.entries(runs)) {
+    if (list.length > 0) results[sys] = medianTimes(list);
+  }
 
   const big = String(Math.max(...sizes));
   const at = (sys: string, n: string, row: Row): number | undefined => results[sys]?.[n]?.[row];
@@ -159,6 +191,7 @@ async function main(): Promise<void> {
     ratio_size: Number(big),
     ratios,
     times_ms: rawMs,
+    rounds,
     engine_parallelism: { create: 'N', scale: 'N', update: 5 },
     poll_ms: 100,
     cpus: availableParallelism(),

@@ -70,10 +70,12 @@ const states: ReadonlySet<string> = new Set<ContainerState>([
 export class DockerRuntime implements Runtime {
   readonly #docker: DockerClient;
   readonly #pullTimeoutMs: number;
+  readonly #images: Map<string, { facts: Promise<ImageFacts | null>; until: number }>;
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#docker = opts.client ?? new Docker(dockerOptions(opts.host ?? defaultDockerHost));
     this.#pullTimeoutMs = opts.pullTimeoutMs ?? 600_000;
+    this.#images = new Map();
   }
 
   async ensureImage(image: string): Promise<ImageFacts> {
@@ -104,8 +106,27 @@ export class DockerRuntime implements Runtime {
     return pulled;
   }
 
-  /** null: the engine does not have the image. */
-  async #imageFacts(image: string): Promise<ImageFacts | null> {
+  /**
+   * null: the engine does not have the image. Tasks of one service start together and ask about
+   * the same image: they share one inspect, and a found image is taken as still there for a
+   * second (a create of a vanished image fails and is retried, as any create).
+   */
+  #imageFacts(image: string): Promise<ImageFacts | null> {
+    const known = this.#images.get(image);
+    if (known !== undefined && known.until > Date.now()) return known.facts;
+    const facts = this.#inspectImage(image);
+    this.#images.set(image, { facts, until: Number.POSITIVE_INFINITY });
+    facts.then(
+      (found) => {
+        if (found === null) this.#images.delete(image);
+        else this.#images.set(image, { facts, until: Date.now() + 1000 });
+      },
+      () => this.#images.delete(image),
+    );
+    return facts;
+  }
+
+  async #inspectImage(image: string): Promise<ImageFacts | null> {
     try {
       const info = await this.#docker.getImage(image).inspect();
       const test = info.Config?.Healthcheck?.Test ?? [];
