@@ -5,7 +5,15 @@ import { addRaftDemoCommand } from './demo-raft.ts';
 export function addDemoCommands(program: Command): void {
   const demo = program
     .command('demo')
-    .description('see orca work on this machine: a swarm running a service (default), or Raft');
+    .description('see orca work on this machine: a swarm running a service (default), or Raft')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca demo                      # the swarm demo: a web service on every replica, until Ctrl-C
+  orca demo swarm --once         # the same, then clean up and exit
+  orca demo raft --writes 500    # three Raft members, a leader killed with -9`,
+    );
   demo
     .command('swarm', { isDefault: true })
     .description(
