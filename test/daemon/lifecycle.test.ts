@@ -235,14 +235,23 @@ describe('service lifecycle on a one-host swarm (daemon, CLI, Docker)', () => {
       assert.match(out, /verify: Service converged/);
       const after = await waitRunningMatches(name, 2);
       assert.ok(after.every((t) => t.spec.container.env.includes('V=2')));
-      const history = await ps(name);
+      // Start-first: the last old task may still be stopping when the new one counts.
+      let history: TaskView[] = [];
+      await waitFor(
+        async () => {
+          history = await ps(name);
+          return before.every(
+            (b) => history.find((t) => t.meta.id === b.meta.id)?.status.state === 'shutdown',
+          );
+        },
+        { timeoutMs: 15_000, what: 'the old tasks reported shut down' },
+      );
       for (const slot of [1, 2]) {
         const old = history.find(
           (t) => t.slot === slot && before.some((b) => b.meta.id === t.meta.id),
         );
         const now = after.find((t) => t.slot === slot);
         assert.ok(old !== undefined && now !== undefined);
-        assert.equal(old.status.state, 'shutdown');
         // The order is visible in the times: start-first starts the new task before the old
         // one stops; stop-first the other way round.
         const stoppedAt = Date.parse(old.status.timestamp);
