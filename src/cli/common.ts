@@ -33,3 +33,22 @@ export interface TaskListFlags {
 export function taskListOutput(o: TaskListFlags): { quiet: boolean; trunc: boolean } {
   return { quiet: o.quiet === true, trunc: o.trunc !== false };
 }
+
+/** `inspect --format json|pretty` and `--pretty`, as Docker's inspect commands: JSON by default. */
+export interface InspectFlags {
+  readonly format?: string;
+  readonly pretty?: boolean;
+  readonly quiet?: boolean;
+}
+
+export function inspectFormat(o: InspectFlags): 'json' | 'pretty' {
+  const format = o.format ?? (o.pretty === true ? 'pretty' : 'json');
+  const problems: string[] = [];
+  if (format !== 'json' && format !== 'pretty') {
+    problems.push(`--format: "${format}" is not one of json, pretty`);
+  } else if (o.pretty === true && format !== 'pretty') {
+    problems.push('--pretty cannot be used with --format json');
+  }
+  if (problems.length > 0) throw new InvalidFlagsError(problems);
+  return format as 'json' | 'pretty';
+}

@@ -3,19 +3,16 @@
 
 import type { NodeView } from '../api/control-wire.ts';
 import type { Labels, NodeUsage } from '../api/objects.ts';
-import { bytesSize, title } from './output.ts';
+import { bytesSize, type Field, fieldList, title } from './output.ts';
 import { humanDuration } from './service-format.ts';
 
-/** A heading (value null) or a field; a leading space in the key marks a field of a section. */
-type Line = readonly [key: string, value: string | null];
-
-function labelLines(labels: Labels): Line[] {
+function labelLines(labels: Labels): Field[] {
   return Object.keys(labels)
     .sort()
     .map((k) => [` - ${k}${labels[k] === '' ? '' : `=${labels[k]}`}`, null]);
 }
 
-function usageLines(usage: NodeUsage | null, memoryBytes: number, now: number): Line[] {
+function usageLines(usage: NodeUsage | null, memoryBytes: number, now: number): Field[] {
   if (usage === null) return [['Usage', 'not reported yet']];
   const memory =
     memoryBytes > 0
@@ -34,7 +31,7 @@ function usageLines(usage: NodeUsage | null, memoryBytes: number, now: number): 
 /** One node as `docker node inspect --pretty` prints it; `now` ages the usage measurement. */
 export function formatNodePretty(n: NodeView, now: number): string {
   const d = n.description;
-  const lines: Line[] = [['ID', n.meta.id]];
+  const lines: Field[] = [['ID', n.meta.id]];
   if (Object.keys(n.spec.labels).length > 0)
     lines.push(['Labels', null], ...labelLines(n.spec.labels));
   lines.push(
@@ -68,12 +65,5 @@ export function formatNodePretty(n: NodeView, now: number): string {
   if (Object.keys(d.engine.labels).length > 0) {
     lines.push(['Engine Labels', null], ...labelLines(d.engine.labels));
   }
-  const width = Math.max(...lines.filter(([, v]) => v !== null).map(([k]) => k.length)) + 2;
-  return lines
-    .map(([key, value]) => {
-      if (value === null) return key.startsWith(' - ') ? key : `${key}:`;
-      return `${`${key}:`.padEnd(width)} ${value}`.trimEnd();
-    })
-    .join('\n')
-    .concat('\n');
+  return fieldList(lines);
 }

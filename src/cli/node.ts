@@ -2,7 +2,15 @@ import type { Command } from 'commander';
 import type { NodeView, TaskView } from '../api/control-wire.ts';
 import type { NodeAvailability } from '../api/objects.ts';
 import { InvalidFlagsError, OrcaError } from '../errors.ts';
-import { collect, hostOf, outputFormat, type TaskListFlags, taskListOutput } from './common.ts';
+import {
+  collect,
+  hostOf,
+  type InspectFlags,
+  inspectFormat,
+  outputFormat,
+  type TaskListFlags,
+  taskListOutput,
+} from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { formatNodePretty } from './node-pretty.ts';
 import { json, table, title } from './output.ts';
@@ -31,18 +39,6 @@ export function formatNodeTable(self: string, nodes: readonly NodeView[]): strin
 }
 
 /** `--format json` (Docker's default for inspect) or `pretty`; `--pretty` is Docker's spelling. */
-export function inspectFormat(o: { format?: string; pretty?: boolean }): 'json' | 'pretty' {
-  const format = o.format ?? (o.pretty === true ? 'pretty' : 'json');
-  const problems: string[] = [];
-  if (format !== 'json' && format !== 'pretty') {
-    problems.push(`--format: "${format}" is not one of json, pretty`);
-  } else if (o.pretty === true && format !== 'pretty') {
-    problems.push('--pretty cannot be used with --format json');
-  }
-  if (problems.length > 0) throw new InvalidFlagsError(problems);
-  return format as 'json' | 'pretty';
-}
-
 /** `--label-add k=v` (or `k`, an empty value, as Docker) and `--label-rm k`, every problem at once. */
 export function parseNodeUpdate(o: {
   availability?: string;
@@ -127,6 +123,7 @@ Examples:
     .argument('<node...>', 'id, unique id prefix, hostname, or self')
     .option('--format <format>', 'json (one JSON array of nodes) or pretty')
     .option('--pretty', 'the same as --format pretty')
+    .option('-q, --quiet', 'print the node ids only')
     .addHelpText(
       'after',
       `
@@ -135,12 +132,14 @@ Examples:
   orca node inspect worker-1 | jq '.[0].spec.availability'
   orca node inspect self --format json | jq '.[0].description.usage'`,
     )
-    .action(async (refs: string[], o: { format?: string; pretty?: boolean }, cmd: Command) => {
+    .action(async (refs: string[], o: InspectFlags, cmd: Command) => {
       const format = inspectFormat(o);
       const host = hostOf(cmd);
       const out: NodeView[] = [];
       for (const ref of refs) out.push(await callDaemon(host, 'NodeInspect', { node: ref }));
-      if (format === 'json') {
+      if (o.quiet === true) {
+        process.stdout.write(out.map((n) => `${n.meta.id}\n`).join(''));
+      } else if (format === 'json') {
         process.stdout.write(json(out));
       } else {
         const now = Date.now();

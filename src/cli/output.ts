@@ -30,3 +30,31 @@ export function bytesSize(bytes: number): string {
   }
   return `${Number(value.toPrecision(4))}${binaryUnits[unit]}`;
 }
+
+/**
+ * A heading (value null) or a field. A leading space in the key marks a field of a section; a
+ * key starting with " - " is a list item printed as it is.
+ */
+export type Field = readonly [key: string, value: string | null];
+
+/** Docker's `inspect --pretty` layout: "Key:" headings and aligned "Key: value" fields. */
+export function fieldList(lines: readonly Field[]): string {
+  const width = Math.max(...lines.filter(([, v]) => v !== null).map(([k]) => k.length)) + 2;
+  return lines
+    .map(([key, value]) => {
+      if (value === null) return key.startsWith(' - ') ? key : `${key}:`;
+      return `${`${key}:`.padEnd(width)} ${value}`.trimEnd();
+    })
+    .join('\n')
+    .concat('\n');
+}
+
+/** Go's time.Duration String for whole milliseconds, as Docker prints delays: 5s, 1m30s, 300ms. */
+export function goDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${s}s`;
+}

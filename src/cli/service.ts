@@ -2,11 +2,19 @@ import type { Command } from 'commander';
 import type { TaskView } from '../api/control-wire.ts';
 import type { Service } from '../api/objects.ts';
 import { InvalidFlagsError, OrcaError } from '../errors.ts';
-import { hostOf, outputFormat, type TaskListFlags, taskListOutput } from './common.ts';
+import {
+  hostOf,
+  type InspectFlags,
+  inspectFormat,
+  outputFormat,
+  type TaskListFlags,
+  taskListOutput,
+} from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { json } from './output.ts';
 import { formatServiceTable, formatTasks, shortId } from './service-format.ts';
 import { addServiceLogsCommand } from './service-logs.ts';
+import { formatServicePretty } from './service-pretty.ts';
 import { type WaitOptions, waitForConvergence } from './service-progress.ts';
 import {
   addServiceCreateOptions,
@@ -179,20 +187,26 @@ Examples:
 
   service
     .command('inspect')
-    .description('show services as JSON (an array, as docker service inspect)')
+    .description('show services: JSON (an array, as docker service inspect) or --pretty')
     .argument('<service...>', 'id, name, or unique id prefix')
+    .option('--format <format>', 'json (one JSON array of services) or pretty')
+    .option('--pretty', 'the same as --format pretty')
+    .option('-q, --quiet', 'print the service ids only')
     .addHelpText(
       'after',
       `
 Examples:
-  orca service inspect web
+  orca service inspect --pretty web
   orca service inspect web | jq '.[0].spec.mode'`,
     )
-    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+    .action(async (refs: string[], o: InspectFlags, cmd: Command) => {
+      const format = inspectFormat(o);
       const host = hostOf(cmd);
       const out: Service[] = [];
       for (const ref of refs) out.push(await callDaemon(host, 'ServiceInspect', { service: ref }));
-      process.stdout.write(json(out));
+      if (o.quiet === true) process.stdout.write(out.map((s) => `${s.meta.id}\n`).join(''));
+      else if (format === 'json') process.stdout.write(json(out));
+      else process.stdout.write(out.map(formatServicePretty).join('\n'));
     });
 
   service

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeView } from '../../src/api/control-wire.ts';
+import { inspectFormat } from '../../src/cli/common.ts';
 import { resolveHost } from '../../src/cli/control-client.ts';
-import { formatNodeTable, inspectFormat, parseNodeUpdate } from '../../src/cli/node.ts';
+import { formatNodeTable, parseNodeUpdate } from '../../src/cli/node.ts';
 import { formatNodePretty } from '../../src/cli/node-pretty.ts';
 import { bytesSize } from '../../src/cli/output.ts';
 import { throwsProblem } from './problems.ts';

@@ -73,6 +73,13 @@ describe('orca service commands against a daemon', () => {
     assert.equal(v1.spec.task.container.image, 'orca-test/busybox:1');
     assert.deepEqual(v1.spec.task.container.args, ['sleep', '300']);
     assert.equal((await inspect(id.slice(0, 8))).spec.name, 'web');
+    const pretty = await ok('service', 'inspect', '--pretty', 'web');
+    assert.match(pretty, /^Name: +web\nService Mode: +Replicated\n Replicas: +2$/m);
+    assert.match(pretty, /^ Args: +sleep 300$/m);
+    assert.equal(await ok('service', 'inspect', '-q', 'web'), `${id}\n`);
+    const both = await orca('service', 'inspect', '--pretty', '--format', 'json', 'web');
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--pretty cannot be used with --format json/);
 
     // No loops are needed for the table: with or without tasks, the header is Docker's.
     const ps = await ok('service', 'ps', 'web');

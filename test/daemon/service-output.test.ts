@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ServiceListItem, TaskView } from '../../src/api/control-wire.ts';
 import type { Service, TaskState } from '../../src/api/objects.ts';
+import { goDuration } from '../../src/cli/output.ts';
 import { parseScaleArgs } from '../../src/cli/service.ts';
 import {
   formatServiceTable,
@@ -11,6 +12,7 @@ import {
   formatTaskTable,
   humanDuration,
 } from '../../src/cli/service-format.ts';
+import { formatServicePretty } from '../../src/cli/service-pretty.ts';
 import { convergence, waitForConvergence } from '../../src/cli/service-progress.ts';
 import { defaultServiceSpec } from '../../src/cli/service-spec/defaults.ts';
 import { OrcaError } from '../../src/errors.ts';
@@ -271,6 +273,50 @@ describe('waiting for a service to converge', () => {
       '1/1: starting\noverall progress: 0 out of 1 task\n',
       '1/1: running\noverall progress: 1 out of 1 task\n',
       'verify: Service converged\n',
+    ]);
+  });
+});
+
+describe('service inspect --pretty', () => {
+  it("prints Docker's layout: mode, placement, update and container spec, restart policy", () => {
+    const svc: Service = {
+      ...service(3),
+      spec: {
+        ...service(3).spec,
+        labels: { team: 'web' },
+        task: {
+          ...spec.task,
+          container: { ...spec.task.container, args: ['httpd', '-f'], env: ['A=1'], init: true },
+          placement: { ...spec.task.placement, constraints: ['node.role==manager'] },
+          resources: {
+            limits: { nanoCpus: 0, memoryBytes: 0 },
+            reservations: { nanoCpus: 500_000_000, memoryBytes: 64 * 1024 * 1024 },
+          },
+        },
+      },
+    };
+    const out = formatServicePretty(svc);
+    assert.match(out, /^ID: +svc000000000aaaaaaaaaaaaa$/m);
+    assert.match(out, /^Name: +web$/m);
+    assert.match(out, /^Labels:\n - team=web$/m);
+    assert.match(out, /^Service Mode: +Replicated\n Replicas: +3$/m);
+    assert.match(out, /^ Constraints: +\[node\.role==manager\]$/m);
+    assert.match(out, /^UpdateConfig:\n Parallelism: +1$/m);
+    assert.match(out, /^ Monitoring Period: +5s$/m);
+    assert.match(out, /^ Args: +httpd -f$/m);
+    assert.match(out, /^ Init: +true$/m);
+    assert.match(out, /^Resources:\n Reservations:\n {2}CPU: +0\.5\n {2}Memory: +64MiB$/m);
+    assert.match(out, /^Restart Policy:\n Condition: +any\n Delay: +5s$/m);
+  });
+
+  it('prints durations as Go does', () => {
+    assert.deepEqual([0, 300, 5000, 90_000, 3_600_000, 5_400_500].map(goDuration), [
+      '0s',
+      '300ms',
+      '5s',
+      '1m30s',
+      '1h0m0s',
+      '1h30m0.5s',
     ]);
   });
 });
