@@ -20,6 +20,13 @@ export interface SwarmInitRequest {
   readonly advertiseAddr?: string;
   readonly listenAddr?: string;
   readonly taskHistoryLimit?: number;
+  readonly dispatcherHeartbeatMs?: number;
+}
+
+/** The cluster settings to change; absent ones are kept. */
+export interface SwarmUpdateRequest {
+  readonly taskHistoryLimit?: number;
+  readonly dispatcherHeartbeatMs?: number;
 }
 export interface SwarmInitResponse {
   readonly nodeId: string;
@@ -179,6 +186,7 @@ export interface ServiceLogsMessage {
 export interface ControlMethods {
   SwarmInit: { req: SwarmInitRequest; res: SwarmInitResponse };
   SwarmLeave: { req: SwarmLeaveRequest; res: Empty };
+  SwarmUpdate: { req: SwarmUpdateRequest; res: Cluster };
   Info: { req: Empty; res: Info };
   NodeList: { req: Empty; res: NodeListResponse };
   NodeInspect: { req: NodeRef; res: NodeView };
@@ -218,6 +226,7 @@ export type ServiceMethod = (typeof serviceMethods)[number];
 export const controlMethods: readonly ControlMethod[] = [
   'SwarmInit',
   'SwarmLeave',
+  'SwarmUpdate',
   'Info',
   'NodeList',
   'NodeInspect',

@@ -1,7 +1,36 @@
 import type { Command } from 'commander';
+import type { SwarmUpdateRequest } from '../api/control-wire.ts';
 import { InvalidFlagsError } from '../errors.ts';
 import { hostOf } from './common.ts';
 import { callDaemon } from './control-client.ts';
+import { parseDuration } from './service-spec/durations.ts';
+import { Problems } from './service-spec/problems.ts';
+
+/** `--task-history-limit` and `--dispatcher-heartbeat`, shared by init and update; every problem at once. */
+export function clusterSettings(o: {
+  taskHistoryLimit?: string;
+  dispatcherHeartbeat?: string;
+}): SwarmUpdateRequest {
+  const p = new Problems();
+  const out: { taskHistoryLimit?: number; dispatcherHeartbeatMs?: number } = {};
+  if (o.taskHistoryLimit !== undefined) {
+    const limit = Number(o.taskHistoryLimit);
+    if (!/^\d+$/.test(o.taskHistoryLimit) || !Number.isSafeInteger(limit)) {
+      p.add(`--task-history-limit: "${o.taskHistoryLimit}" is not a whole number of 0 or more`);
+    } else out.taskHistoryLimit = limit;
+  }
+  if (o.dispatcherHeartbeat !== undefined) {
+    const text = o.dispatcherHeartbeat;
+    const ms = p.check(() => parseDuration(text, '--dispatcher-heartbeat'));
+    if (ms !== undefined && ms < 100) {
+      p.add(`--dispatcher-heartbeat: "${text}" is shorter than 100ms`);
+    } else if (ms !== undefined && ms > 86_400_000) {
+      p.add(`--dispatcher-heartbeat: "${text}" is longer than 24h`);
+    } else if (ms !== undefined) out.dispatcherHeartbeatMs = ms;
+  }
+  p.throwIfAny();
+  return out;
+}
 
 export function addSwarmCommands(program: Command): void {
   const swarm = program
@@ -26,23 +55,23 @@ Examples:
       '--listen-addr <host:port>',
       "cluster address to listen on (default: the daemon's --listen-addr, 0.0.0.0:2377)",
     )
-    .option('--task-history-limit <n>', 'retained tasks per slot', '5')
+    .option('--task-history-limit <n>', 'retained tasks per slot (default 5)')
+    .option(
+      '--dispatcher-heartbeat <duration>',
+      'how often workers report; one silent for 3 periods is marked down (default 5s)',
+    )
     .addHelpText(
       'after',
       `
 Examples:
   orca swarm init
-  orca swarm init --advertise-addr 10.0.0.5 --task-history-limit 10`,
+  orca swarm init --advertise-addr 10.0.0.5 --task-history-limit 10
+  orca swarm init --dispatcher-heartbeat 1s    # a dead worker's tasks move after about 3 s`,
     )
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
-      const limit = Number(o.taskHistoryLimit);
-      if (!/^\d+$/.test(String(o.taskHistoryLimit)) || !Number.isSafeInteger(limit)) {
-        throw new InvalidFlagsError([
-          `--task-history-limit: "${o.taskHistoryLimit}" is not a whole number of 0 or more`,
-        ]);
-      }
+      const settings = clusterSettings(o);
       const res = await callDaemon(hostOf(cmd), 'SwarmInit', {
-        taskHistoryLimit: limit,
+        ...settings,
         ...(o.advertiseAddr === undefined ? {} : { advertiseAddr: o.advertiseAddr }),
         ...(o.listenAddr === undefined ? {} : { listenAddr: o.listenAddr }),
       });
@@ -63,4 +92,32 @@ Examples:
       await callDaemon(hostOf(cmd), 'SwarmLeave', { force: o.force === true });
       process.stdout.write('Node left the swarm.\n');
     });
+
+  swarm
+    .command('update')
+    .description("change the swarm's settings (those not given are kept)")
+    .option('--task-history-limit <n>', 'retained tasks per slot')
+    .option(
+      '--dispatcher-heartbeat <duration>',
+      'how often workers report; one silent for 3 periods is marked down',
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca swarm update --task-history-limit 2
+  orca swarm update --dispatcher-heartbeat 1s`,
+    )
+    .action(
+      async (o: { taskHistoryLimit?: string; dispatcherHeartbeat?: string }, cmd: Command) => {
+        const settings = clusterSettings(o);
+        if (Object.keys(settings).length === 0) {
+          throw new InvalidFlagsError([
+            'nothing to update: give --task-history-limit or --dispatcher-heartbeat',
+          ]);
+        }
+        await callDaemon(hostOf(cmd), 'SwarmUpdate', settings);
+        process.stdout.write('Swarm updated.\n');
+      },
+    );
 }

@@ -61,6 +61,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           await swarm.leave(req.force === true);
           return {};
         },
+        SwarmUpdate: (req) => swarm.update(req),
         Info: async (): Promise<Info> => ({
           ...(await swarm.info()),
           dataDir: opts.dataDir,

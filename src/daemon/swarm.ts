@@ -9,8 +9,9 @@ import type {
   ServiceLogsMessage,
   SwarmInitRequest,
   SwarmInitResponse,
+  SwarmUpdateRequest,
 } from '../api/control-wire.ts';
-import type { Node, NodeAvailability, NodeDescription } from '../api/objects.ts';
+import type { Cluster, Node, NodeAvailability, NodeDescription } from '../api/objects.ts';
 import { NotLeaderError, OrcaError, ProposalUnknownError, StoreConflictError } from '../errors.ts';
 import { Dispatcher, DispatcherServer } from '../manager/dispatcher/index.ts';
 import { LogBroker } from '../manager/logbroker/index.ts';
@@ -37,6 +38,8 @@ interface SwarmIdentity {
   readonly advertiseAddr: string;
   /** Only for the Cluster object, which a restart re-creates if a crash lost it. */
   readonly taskHistoryLimit: number;
+  /** Absent in identities written before it could be set at init. */
+  readonly dispatcherHeartbeatMs?: number;
 }
 
 export interface SwarmOptions {
@@ -162,9 +165,8 @@ export class Swarm {
       );
     }
     const limit = req.taskHistoryLimit ?? DEFAULT_TASK_HISTORY_LIMIT;
-    if (!Number.isInteger(limit) || limit < 0) {
-      throw badFlag(`--task-history-limit: "${limit}" is not a whole number of 0 or more`);
-    }
+    const heartbeatMs = req.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS;
+    checkClusterSettings({ taskHistoryLimit: limit, dispatcherHeartbeatMs: heartbeatMs });
     const listen = parseHostPort(
       req.listenAddr ?? this.opts.listenAddr,
       '--listen-addr',
@@ -186,6 +188,7 @@ export class Swarm {
       listenAddr: formatHostPort(listen),
       advertiseAddr: formatHostPort(advertise),
       taskHistoryLimit: limit,
+      dispatcherHeartbeatMs: heartbeatMs,
     };
     try {
       // The identity goes to disk first: a crash after it leaves a member that the next start
@@ -385,7 +388,8 @@ export class Swarm {
                 spec: {
                   name: 'default',
                   taskHistoryLimit: m.identity.taskHistoryLimit,
-                  dispatcherHeartbeatMs: DEFAULT_DISPATCHER_HEARTBEAT_MS,
+                  dispatcherHeartbeatMs:
+                    m.identity.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS,
                 },
               },
               { id: m.identity.clusterId },
@@ -508,6 +512,36 @@ export class Swarm {
     const m = await this.active();
     await m.node.linearizableBarrier();
     return this.view(m, this.resolve(m, ref));
+  }
+
+  /** `swarm update`: the cluster settings given change, through the log; the rest are kept. */
+  async update(req: SwarmUpdateRequest): Promise<Cluster> {
+    checkClusterSettings(req);
+    const m = await this.active();
+    await m.node.linearizableBarrier();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { value } = await m.store.update((tx) => {
+          const cluster = tx.clusters.get(m.identity.clusterId);
+          if (cluster === undefined) {
+            throw new OrcaError('ORCA_NOT_FOUND', 'the cluster object is not written yet; retry');
+          }
+          return tx.clusters.update({
+            ...cluster,
+            spec: {
+              ...cluster.spec,
+              taskHistoryLimit: req.taskHistoryLimit ?? cluster.spec.taskHistoryLimit,
+              dispatcherHeartbeatMs:
+                req.dispatcherHeartbeatMs ?? cluster.spec.dispatcherHeartbeatMs,
+            },
+          });
+        });
+        return value;
+      } catch (err) {
+        // "Set these fields", as node update: a concurrent write is no reason to refuse it.
+        if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
+      }
+    }
   }
 
   async nodeUpdate(req: NodeUpdateRequest): Promise<NodeView> {
@@ -654,4 +688,20 @@ function localDialAddr(bound: string): string {
 function hostOf(addr: string): string {
   const i = addr.lastIndexOf(':');
   return i < 0 ? addr : addr.slice(0, i).replace(/^\[|\]$/g, '');
+}
+
+/** Bounds on the cluster settings, checked the same way by init and update. */
+function checkClusterSettings(s: SwarmUpdateRequest): void {
+  const problems: string[] = [];
+  const limit = s.taskHistoryLimit;
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+    problems.push(`--task-history-limit: "${limit}" is not a whole number of 0 or more`);
+  }
+  const beat = s.dispatcherHeartbeatMs;
+  // Below 100 ms the heartbeats are most of a worker's traffic; above a day a dead worker's
+  // tasks would wait that long (times the grace of 3) to move.
+  if (beat !== undefined && (!Number.isSafeInteger(beat) || beat < 100 || beat > 86_400_000)) {
+    problems.push(`--dispatcher-heartbeat: "${beat}" ms is not between 100ms and 24h`);
+  }
+  if (problems.length > 0) throw badFlag(problems.join('; '));
 }

@@ -151,7 +151,18 @@ describe('orca daemon with the swarm and node commands', () => {
     assert.equal(notYet.code, 1);
     assert.match(notYet.stderr, /not part of a swarm.*orca swarm init/);
 
-    const init = await ok(d, 'swarm', 'init', '--task-history-limit', '7');
+    const badInit = await orca(['-H', d.host, 'swarm', 'init', '--dispatcher-heartbeat', '10ms']);
+    assert.equal(badInit.code, 2);
+    assert.match(badInit.stderr, /--dispatcher-heartbeat: "10ms" is shorter than 100ms/);
+    const init = await ok(
+      d,
+      'swarm',
+      'init',
+      '--task-history-limit',
+      '7',
+      '--dispatcher-heartbeat',
+      '2s',
+    );
     const nodeId = /current node \(([0-9a-z]{25})\) is now a manager/.exec(init)?.[1];
     assert.ok(nodeId, init);
 
@@ -174,8 +185,30 @@ describe('orca daemon with the swarm and node commands', () => {
     assert.equal(i.managers, 1);
     assert.equal(i.raft?.leader, nodeId);
     assert.equal(i.cluster?.spec.taskHistoryLimit, 7);
-    assert.equal(i.cluster?.spec.dispatcherHeartbeatMs, 5000);
+    assert.equal(i.cluster?.spec.dispatcherHeartbeatMs, 2000);
     assert.equal(i.advertiseAddr, d.listen);
+
+    // swarm update changes what it is given, keeps the rest, and refuses bad values whole.
+    assert.equal(await ok(d, 'swarm', 'update', '--task-history-limit', '3'), 'Swarm updated.\n');
+    const refused = await orca([
+      '-H',
+      d.host,
+      'swarm',
+      'update',
+      '--task-history-limit',
+      '1',
+      '--dispatcher-heartbeat',
+      'soon',
+    ]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--dispatcher-heartbeat: "soon" is not a duration/);
+    assert.equal((await orca(['-H', d.host, 'swarm', 'update'])).code, 2);
+    const updated = JSON.parse(await ok(d, 'info', '--format', 'json')) as Info;
+    assert.deepEqual(
+      [updated.cluster?.spec.taskHistoryLimit, updated.cluster?.spec.dispatcherHeartbeatMs],
+      [3, 2000],
+    );
+    assert.match(await ok(d, 'info'), /Heartbeat Period: 2 seconds/);
 
     const [n] = await nodes(d);
     assert.equal(n?.spec.role, 'manager');
