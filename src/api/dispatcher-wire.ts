@@ -95,16 +95,6 @@ export const dispatcherChannelOptions: grpc.ChannelOptions = {
   'grpc.use_local_subchannel_pool': 1,
 };
 
-export const dispatcherServerOptions: grpc.ServerOptions = {
-  'grpc.keepalive_time_ms': 2000,
-  'grpc.keepalive_timeout_ms': 2000,
-  'grpc.keepalive_permit_without_calls': 1,
-  'grpc.http2.min_ping_interval_without_data_ms': 1000,
-  'grpc.http2.max_ping_strikes': 0,
-  'grpc.max_receive_message_length': DISPATCHER_MAX_MESSAGE_BYTES,
-  'grpc.max_send_message_length': DISPATCHER_MAX_MESSAGE_BYTES,
-};
-
 const packageDefinition = protoLoader.loadSync(
   fileURLToPath(new URL('../../protos/dispatcher.proto', import.meta.url)),
   { keepCase: true, longs: Number, defaults: true, arrays: true, oneofs: false },
@@ -124,9 +114,8 @@ export function createDispatcherClient(
   return new clientConstructor(addr, credentials, options) as unknown as DispatcherClient;
 }
 
-export function addDispatcherService(server: grpc.Server, handlers: DispatcherHandlers): void {
-  server.addService(clientConstructor.service, handlers);
-}
+/** The service a manager serves on its cluster port (src/manager/dispatcher/server.ts). */
+export const dispatcherService: grpc.ServiceDefinition = clientConstructor.service;
 
 export function encodeMessage(msg: WorkerMessage | DispatcherMessage): WireJson {
   return { json: JSON.stringify(msg) };

@@ -109,9 +109,7 @@ function orca(host: string, args: readonly string[]): Promise<void> {
 async function startDaemon(dir: string, dockerHost: string): Promise<ChildProcess> {
   const socket = join(dir, 'orca.sock');
   const logFile = join(dir, 'daemon.log');
-  // The cluster port, and the dispatcher's one above it.
-  let port = await freePort();
-  while (port >= 65535) port = await freePort();
+  const port = await freePort();
   const proc = spawn(
     process.execPath,
     [

@@ -13,7 +13,7 @@ import type {
 } from '../api/control-wire.ts';
 import type { Cluster, Node, NodeAvailability, NodeDescription } from '../api/objects.ts';
 import { NotLeaderError, OrcaError, ProposalUnknownError, StoreConflictError } from '../errors.ts';
-import { Dispatcher, DispatcherServer } from '../manager/dispatcher/index.ts';
+import { Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
 import { LogBroker } from '../manager/logbroker/index.ts';
 import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
 import { RaftNode } from '../raft/node.ts';
@@ -292,9 +292,8 @@ export class Swarm {
   }
 
   /**
-   * Starts what runs on the store: the dispatcher's listener (cluster port + 1, since the Raft
-   * transport keeps its gRPC server to itself), the leader loops with leadership, and this
-   * host's worker session. Stopped in the reverse order, the loops first, so that a daemon
+   * Starts what runs on the store: the dispatcher (served on the Raft listener: one cluster
+   * port, as Swarm's 2377), the leader loops with leadership, and this host's worker session. Stopped in the reverse order, the loops first, so that a daemon
    * going down does not record its own node as down: containers keep running and the next
    * start adopts them.
    */
@@ -306,10 +305,7 @@ export class Swarm {
       log: log.child({ part: 'dispatcher' }),
       usageMaxAgeMs: reportIntervalMs * REPORTS_PER_USAGE_REFRESH,
     });
-    const server = await DispatcherServer.start(
-      dispatcherListenAddr(m.identity.listenAddr),
-      dispatcher,
-    );
+    const stopServing = serveDispatcher(m.node, dispatcher);
     const leadership = new Leadership({
       isLeader: () => m.node.status().role === 'leader',
       onChange: (changed) => m.node.onLeadershipChange(changed),
@@ -329,7 +325,7 @@ export class Swarm {
       sessions: dispatcher,
       log: log.child({ part: 'logbroker' }),
     });
-    const dispatcherAddr = localDialAddr(server.address);
+    const dispatcherAddr = localDialAddr(m.node.listenAddress);
     const worker = new WorkerSession({
       addr: dispatcherAddr,
       nodeId: m.identity.nodeId,
@@ -339,7 +335,7 @@ export class Swarm {
       describeIntervalMs: reportIntervalMs,
     });
     worker.start();
-    log.info({ dispatcher: server.address }, 'dispatcher listening; worker session started');
+    log.info({ dispatcher: m.node.listenAddress }, 'dispatcher serving; worker session started');
     return {
       dispatcherAddr,
       logs,
@@ -347,7 +343,7 @@ export class Swarm {
         logs.close();
         await leadership.stop();
         await worker.stop();
-        await server.stop();
+        stopServing();
       },
     };
   }
@@ -670,12 +666,6 @@ export class Swarm {
       await dir.close();
     }
   }
-}
-
-/** The dispatcher's port is the cluster port + 1 (an ephemeral one where the cluster's is 0). */
-function dispatcherListenAddr(clusterListen: string): string {
-  const hp = parseHostPort(clusterListen, '--listen-addr', DEFAULT_CLUSTER_PORT);
-  return formatHostPort({ host: hp.host, port: hp.port === 0 ? 0 : hp.port + 1 });
 }
 
 /** The address this host's worker dials: loopback where the listener takes every address. */

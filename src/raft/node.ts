@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
 import { ConfChangeError, NotLeaderError, OrcaError, ProposalUnknownError } from '../errors.ts';
 import { bootstrapLog, decodeConfChange } from './conf.ts';
 import { defaultRaftConfig, type RaftConfig, RaftCore } from './core.ts';
@@ -294,6 +295,20 @@ export class RaftNode {
   onLeadershipChange(listener: () => void): () => void {
     this.leadershipListeners.add(listener);
     return () => this.leadershipListeners.delete(listener);
+  }
+
+  /** Serves another gRPC service on the Raft listener (see GrpcTransport.addService). */
+  addService(service: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void {
+    this.transport.addService(service, impl);
+  }
+
+  removeService(service: grpc.ServiceDefinition): void {
+    this.transport.removeService(service);
+  }
+
+  /** The address the Raft listener bound (the real port where 0 was asked). */
+  get listenAddress(): string {
+    return this.transport.address ?? this.opts.listenAddr;
   }
 
   /** How far the leader knows a member's log to match its own (for learner promotion). */

@@ -564,6 +564,19 @@ export class GrpcTransport {
     return this.#address;
   }
 
+  /**
+   * Serves another gRPC service on this transport's listener: a manager's one cluster port
+   * carries Raft and the dispatcher, as Swarm's 2377. Only after start().
+   */
+  addService(service: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void {
+    if (this.#server === null) throw new TransportError('the raft transport is not listening');
+    this.#server.addService(service, impl);
+  }
+
+  removeService(service: grpc.ServiceDefinition): void {
+    this.#server?.removeService(service);
+  }
+
   /** Adds a peer, or points an existing one at a new address. */
   setPeer(id: NodeId, addr: string): void {
     if (this.#closed || id === this.nodeId) return;

@@ -16,5 +16,5 @@ export {
   type RecordingLimits,
   worthRecording,
 } from './node-descriptions.ts';
-export { DispatcherServer } from './server.ts';
+export { type ServiceHost, serveDispatcher } from './server.ts';
 export { applyStatusUpdates, isForward } from './status-updates.ts';

@@ -5,7 +5,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '../../support/wait.ts';
-import { freePortPair, orcaBin } from './cli.ts';
+import { freePort, orcaBin } from './cli.ts';
 
 const exec = promisify(execFile);
 
@@ -45,7 +45,7 @@ export class TestDaemon {
 
   /** Starts the daemon (on the ports of its first start) and waits until it serves its socket. */
   async start(extra: readonly string[] = []): Promise<void> {
-    if (this.#listen === '') this.#listen = `127.0.0.1:${await freePortPair()}`;
+    if (this.#listen === '') this.#listen = `127.0.0.1:${await freePort()}`;
     const args = [
       orcaBin,
       'daemon',

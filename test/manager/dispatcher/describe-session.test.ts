@@ -6,11 +6,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { NodeDescription } from '../../../src/api/objects.ts';
-import { Dispatcher, DispatcherServer } from '../../../src/manager/dispatcher/index.ts';
+import { Dispatcher } from '../../../src/manager/dispatcher/index.ts';
 import { Store } from '../../../src/store/index.ts';
 import type { Runtime } from '../../../src/worker/runtime.ts';
 import { WorkerSession } from '../../../src/worker/session.ts';
 import { newNode } from '../../store/fixtures.ts';
+import {
+  startDispatcherServer,
+  type TestDispatcherServer,
+} from '../../support/dispatcher-server.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const t0 = Date.parse('2025-01-01T00:00:00.000Z');
@@ -35,7 +39,7 @@ describe('a worker reporting its node description', () => {
   // Usage older than 10 reports is refreshed however little it moved.
   const dispatcher = new Dispatcher({ store, heartbeatMs: 1_000, usageMaxAgeMs: 10_000 });
   let running: Promise<void>;
-  let server: DispatcherServer;
+  let server: TestDispatcherServer;
   let worker: WorkerSession;
   let nodeId = '';
   let reports = 0;
@@ -66,7 +70,7 @@ describe('a worker reporting its node description', () => {
       { table: 'nodes' },
     );
     running = dispatcher.run(leading.signal);
-    server = await DispatcherServer.start('127.0.0.1:0', dispatcher);
+    server = await startDispatcherServer(dispatcher);
     worker = new WorkerSession({
       addr: server.address,
       nodeId,

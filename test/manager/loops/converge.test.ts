@@ -10,12 +10,16 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Service, ServiceSpec, Task } from '../../../src/api/objects.ts';
-import { Dispatcher, DispatcherServer } from '../../../src/manager/dispatcher/index.ts';
+import { Dispatcher } from '../../../src/manager/dispatcher/index.ts';
 import { OrchestratorLoop, SchedulerLoop } from '../../../src/manager/loops/index.ts';
 import { Store } from '../../../src/store/index.ts';
 import { DockerRuntime } from '../../../src/worker/docker-runtime.ts';
 import { WorkerSession } from '../../../src/worker/session.ts';
 import { newNode, serviceSpec, taskSpec } from '../../store/fixtures.ts';
+import {
+  startDispatcherServer,
+  type TestDispatcherServer,
+} from '../../support/dispatcher-server.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const run = promisify(execFile);
@@ -65,7 +69,7 @@ describe('leader loops + dispatcher + worker session, on the real engine', () =>
   const dispatcher = new Dispatcher({ store, heartbeatMs: 1_000 });
   const loops = [new OrchestratorLoop({ store }), new SchedulerLoop({ store }), dispatcher];
   let running: Promise<void>[] = [];
-  let server: DispatcherServer;
+  let server: TestDispatcherServer;
   let worker: WorkerSession;
 
   before(async () => {
@@ -80,7 +84,7 @@ describe('leader loops + dispatcher + worker session, on the real engine', () =>
       );
     });
     running = loops.map((l) => l.run(leading.signal));
-    server = await DispatcherServer.start('127.0.0.1:0', dispatcher);
+    server = await startDispatcherServer(dispatcher);
     worker = new WorkerSession({
       addr: server.address,
       nodeId,
