@@ -1,25 +1,14 @@
+import { type ConstraintProblem, readConstraint } from '../../api/constraint-grammar.ts';
 import { bad } from './problems.ts';
 
-// Swarm's placement constraints: `field==value` or `field!=value`, checked here with swarmkit's
-// own key and value patterns, against the fields its scheduler knows. The text is stored as
-// given, as Swarm stores it; the scheduler parses it again.
+// Swarm's placement constraints, checked where the flag is typed with the grammar the manager
+// uses (src/api/constraint-grammar.ts), in the CLI's wording. The text is stored as given, as
+// Swarm stores it; the manager parses it again.
 
 export const constraintFields =
   'node.id, node.hostname, node.role, node.labels.<key>, engine.labels.<key>, node.platform.os, node.platform.arch';
 
-const plainFields = [
-  'node.id',
-  'node.hostname',
-  'node.role',
-  'node.platform.os',
-  'node.platform.arch',
-];
 const labelPrefixes = ['node.labels.', 'engine.labels.'];
-
-/** swarmkit manager/constraint: a key of letters, digits, - _ . (case-insensitive). */
-const keyRe = /^[a-z_][a-z0-9\-_.]+$/i;
-/** swarmkit's value pattern: it allows regex-like characters and inner spaces. */
-const valueRe = /^[a-z0-9:\-_\s.*()?+[\]\\^$|/]+$/i;
 
 export interface Constraint {
   readonly field: string;
@@ -27,25 +16,30 @@ export interface Constraint {
   readonly value: string;
 }
 
+function problemText(text: string, problem: ConstraintProblem, flag: string): string {
+  switch (problem.kind) {
+    case 'no-operator':
+      return `${flag}: "${text}" is not field==value or field!=value (example: node.role==manager)`;
+    case 'no-field':
+    case 'malformed-field':
+      return `${flag}: "${text}" has no valid field before ${problem.operator}`;
+    case 'unknown-field':
+    case 'no-label-key':
+      return `${flag}: "${problem.key}" is not a known field (${constraintFields})`;
+    case 'no-value':
+      return `${flag}: "${text}" has no value after ${problem.operator}`;
+    case 'bad-value':
+      return `${flag}: "${text}" has a value with characters Swarm does not allow in constraints`;
+  }
+}
+
 export function parseConstraint(text: string, flag: string): Constraint {
-  const operator = text.includes('==') ? '==' : text.includes('!=') ? '!=' : null;
-  if (operator === null) {
-    bad(`${flag}: "${text}" is not field==value or field!=value (example: node.role==manager)`);
-  }
-  const at = text.indexOf(operator);
-  const field = text.slice(0, at).trim();
-  const value = text.slice(at + 2).trim();
-  if (!keyRe.test(field)) bad(`${flag}: "${text}" has no valid field before ${operator}`);
-  const lower = field.toLowerCase();
-  const isLabel = labelPrefixes.some((p) => lower.startsWith(p) && lower.length > p.length);
-  if (!isLabel && !plainFields.includes(lower)) {
-    bad(`${flag}: "${field}" is not a known field (${constraintFields})`);
-  }
-  if (value === '') bad(`${flag}: "${text}" has no value after ${operator}`);
-  if (!valueRe.test(value)) {
-    bad(`${flag}: "${text}" has a value with characters Swarm does not allow in constraints`);
-  }
-  if (lower === 'node.role' && value !== 'manager' && value !== 'worker') {
+  const read = readConstraint(text);
+  if ('problem' in read) bad(problemText(text, read.problem, flag));
+  const { operator, value } = read.constraint;
+  const field = text.slice(0, text.indexOf(operator)).trim();
+  // Swarm would leave such a task pending for ever: no node has another role.
+  if (read.constraint.field.kind === 'node.role' && value !== 'manager' && value !== 'worker') {
     bad(`${flag}: "${text}": node.role is manager or worker`);
   }
   return { field, operator, value };
