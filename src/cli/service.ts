@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { TaskView } from '../api/control-wire.ts';
 import type { Service } from '../api/objects.ts';
+import { maxReplicas } from '../api/service-defaults.ts';
 import { InvalidFlagsError, OrcaError } from '../errors.ts';
 import {
   hostOf,
@@ -22,7 +23,6 @@ import {
   serviceCreateHelpText,
   serviceSpecFromCreate,
 } from './service-spec/create-flags.ts';
-import { maxReplicas } from './service-spec/defaults.ts';
 import {
   addServiceUpdateOptions,
   type ServiceUpdateOptions,

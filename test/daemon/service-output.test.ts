@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ServiceListItem, TaskView } from '../../src/api/control-wire.ts';
 import type { Service, TaskState } from '../../src/api/objects.ts';
+import { defaultServiceSpec } from '../../src/api/service-defaults.ts';
 import { goDuration } from '../../src/cli/output.ts';
 import { parseScaleArgs } from '../../src/cli/service.ts';
 import {
@@ -14,7 +15,6 @@ import {
 } from '../../src/cli/service-format.ts';
 import { formatServicePretty } from '../../src/cli/service-pretty.ts';
 import { convergence, waitForConvergence } from '../../src/cli/service-progress.ts';
-import { defaultServiceSpec } from '../../src/cli/service-spec/defaults.ts';
 import { OrcaError } from '../../src/errors.ts';
 
 const now = Date.parse('2026-01-01T12:00:00.000Z');

@@ -1,42 +1,11 @@
 import type { ServiceSpec, TaskSpec, TaskState } from '../../src/api/objects.ts';
+import { defaultServiceSpec } from '../../src/api/service-defaults.ts';
 import type { NewObject, Proposer, Store } from '../../src/store/index.ts';
 
-export const taskSpec: TaskSpec = {
-  container: {
-    image: 'nginx:1.27',
-    env: [],
-    labels: {},
-    init: false,
-    stopGracePeriodMs: 10_000,
-    mounts: [],
-  },
-  resources: {
-    limits: { nanoCpus: 0, memoryBytes: 0 },
-    reservations: { nanoCpus: 0, memoryBytes: 0 },
-  },
-  restart: { condition: 'any', delayMs: 5_000, maxAttempts: 0, windowMs: 0 },
-  placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 },
-  forceUpdate: 0,
-};
-
-const updateConfig = {
-  parallelism: 1,
-  delayMs: 0,
-  failureAction: 'pause',
-  monitorMs: 5_000,
-  maxFailureRatio: 0,
-  order: 'stop-first',
-} as const;
+export const taskSpec: TaskSpec = defaultServiceSpec('nginx:1.27').task;
 
 export function serviceSpec(name: string, replicas = 1): ServiceSpec {
-  return {
-    name,
-    labels: {},
-    task: taskSpec,
-    mode: { kind: 'replicated', replicas },
-    update: updateConfig,
-    rollback: updateConfig,
-  };
+  return { ...defaultServiceSpec('nginx:1.27'), name, mode: { kind: 'replicated', replicas } };
 }
 
 export function newService(name: string, replicas = 1): NewObject<'services'> {

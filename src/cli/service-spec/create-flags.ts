@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Mount, ServiceMode, ServiceSpec } from '../../api/objects.ts';
+import { defaultServiceSpec, maxReplicas } from '../../api/service-defaults.ts';
 import { parseConstraint, parsePlacementPref } from './constraints.ts';
-import { defaultServiceSpec, maxReplicas } from './defaults.ts';
 import { mergeEnv, parseEnvFile, parseEnvFlag, parseLabel } from './env-file.ts';
 import { parseMount } from './mounts.ts';
 import { parseChoice, parseWhole } from './numbers.ts';

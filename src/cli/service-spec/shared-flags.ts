@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { HealthConfig, ServiceMode, ServiceSpec, UpdateConfig } from '../../api/objects.ts';
+import { maxHealthRetries, maxReplicas, maxRestartAttempts } from '../../api/service-defaults.ts';
 import { formatBytes, parseBytes } from './bytes.ts';
 import { formatCpus, parseCpus } from './cpus.ts';
-import { maxHealthRetries, maxReplicas, maxRestartAttempts } from './defaults.ts';
 import { parseDuration } from './durations.ts';
 import { parseChoice, parseRatio, parseWhole } from './numbers.ts';
 import { bad, type Problems } from './problems.ts';

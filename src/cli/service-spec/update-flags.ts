@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { ServiceSpec } from '../../api/objects.ts';
+import { maxReplicas } from '../../api/service-defaults.ts';
 import { parseConstraint, parsePlacementPref } from './constraints.ts';
 import { labelsFrom, mountsFrom } from './create-flags.ts';
-import { maxReplicas } from './defaults.ts';
 import { envKey, parseEnvFlag } from './env-file.ts';
 import { parseWhole } from './numbers.ts';
 import { Problems } from './problems.ts';

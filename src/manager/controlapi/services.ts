@@ -9,7 +9,7 @@ import type {
   TaskView,
 } from '../../api/control-wire.ts';
 import type { Node, Service, ServiceSpec, Task } from '../../api/objects.ts';
-import { maxReplicas } from '../../cli/service-spec/defaults.ts';
+import { maxReplicas } from '../../api/service-defaults.ts';
 import {
   InvalidFlagsError,
   NameConflictError,

@@ -4,11 +4,7 @@
 // field (`spec.mode.replicas`), not a flag: the request may not have come from a command line.
 
 import type { ServiceSpec } from '../../api/objects.ts';
-import {
-  maxHealthRetries,
-  maxReplicas,
-  maxRestartAttempts,
-} from '../../cli/service-spec/defaults.ts';
+import { maxHealthRetries, maxReplicas, maxRestartAttempts } from '../../api/service-defaults.ts';
 import { InvalidConstraintError, InvalidFlagsError } from '../../errors.ts';
 import { parseConstraint } from '../scheduler/constraint.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ServiceSpec } from '../../../src/api/objects.ts';
-import { defaultServiceSpec } from '../../../src/cli/service-spec/defaults.ts';
+import { defaultServiceSpec } from '../../../src/api/service-defaults.ts';
 import { OrcaError } from '../../../src/errors.ts';
 import { ServiceApi, serviceControl } from '../../../src/manager/controlapi/index.ts';
 import { Store } from '../../../src/store/index.ts';

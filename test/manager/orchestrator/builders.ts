@@ -11,6 +11,10 @@ import type {
   UpdateConfig,
   UpdateStatus,
 } from '../../../src/api/objects.ts';
+import {
+  defaultServiceSpec,
+  defaultUpdateConfig as defaultUpdate,
+} from '../../../src/api/service-defaults.ts';
 import type { Plan } from '../../../src/manager/orchestrator/index.ts';
 
 export { makeNode } from '../scheduler/harness.ts';
@@ -19,15 +23,6 @@ export const t0 = Date.parse('2025-01-01T00:00:00.000Z');
 /** Seconds after t0, in ms since the epoch. */
 export const at = (seconds: number): number => t0 + seconds * 1000;
 export const iso = (seconds: number): string => new Date(at(seconds)).toISOString();
-
-const defaultUpdate: UpdateConfig = {
-  parallelism: 1,
-  delayMs: 0,
-  failureAction: 'pause',
-  monitorMs: 5000,
-  maxFailureRatio: 0,
-  order: 'stop-first',
-};
 
 export interface ServiceOptions {
   readonly id?: string;
@@ -42,22 +37,11 @@ export interface ServiceOptions {
 }
 
 export function taskSpec(image = 'nginx:1', o: ServiceOptions = {}): TaskSpec {
+  const defaults = defaultServiceSpec(image).task;
   return {
-    container: {
-      image,
-      env: [],
-      labels: {},
-      init: false,
-      stopGracePeriodMs: 10_000,
-      mounts: [],
-    },
-    resources: {
-      limits: { nanoCpus: 0, memoryBytes: 0 },
-      reservations: { nanoCpus: 0, memoryBytes: 0 },
-    },
-    restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0, ...o.restart },
-    placement: { constraints: o.constraints ?? [], preferences: [], maxReplicasPerNode: 0 },
-    forceUpdate: 0,
+    ...defaults,
+    restart: { ...defaults.restart, ...o.restart },
+    placement: { ...defaults.placement, constraints: o.constraints ?? [] },
   };
 }
 

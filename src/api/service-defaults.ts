@@ -1,4 +1,4 @@
-import type { ServiceSpec, UpdateConfig } from '../../api/objects.ts';
+import type { ServiceSpec, UpdateConfig } from './objects.ts';
 
 // Swarm's defaults (swarmkit api/defaults/service.go, and docker/cli where it fills a field the
 // daemon leaves empty): what a flag that is absent from `service create` stands for.
