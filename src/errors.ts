@@ -270,3 +270,20 @@ export class BadRequestError extends OrcaError {
     super('ORCA_BAD_REQUEST', message);
   }
 }
+
+/**
+ * A certificate, key or certificate request the cluster CA was handed is unusable, or a peer's
+ * certificate does not prove what it must: the message names what is wrong with which one.
+ */
+export class CertificateError extends OrcaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ORCA_CERTIFICATE', message, options);
+  }
+}
+
+/** A join token that is not one, or that was made for another cluster's CA. */
+export class JoinTokenError extends OrcaError {
+  constructor(message: string) {
+    super('ORCA_JOIN_TOKEN', message);
+  }
+}

@@ -1,0 +1,136 @@
+// Mutual TLS for orca's gRPC between hosts: every node presents its CA-issued certificate and
+// accepts only peers whose certificate this cluster's CA signed. TLS 1.3 only: every orca node
+// runs the same Node, so nothing needs the older versions, and 1.3 encrypts the certificates
+// themselves (node ids and roles are not shown to the network).
+
+import type { PeerCertificate } from 'node:tls';
+import { createSecureContext } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { CertificateError } from '../errors.ts';
+import { type NodeIdentity, nodeIdentity } from './identity.ts';
+import type { NodeRole } from './identity-names.ts';
+
+/** What a node holds on disk to talk to its peers. */
+export interface NodeTlsMaterial {
+  readonly caCertPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** Whom a client means to reach; what is not known yet is not checked. */
+export interface ExpectedPeer {
+  readonly nodeId?: string;
+  readonly role?: NodeRole;
+}
+
+const MIN_TLS_VERSION = 'TLSv1.3';
+
+/**
+ * grpc-js's `ServerCredentials.createSsl` has no say over the TLS version. Its abstract class
+ * takes the options handed to `http2.createSecureServer` and to the server's secure context,
+ * so a subclass sets them all: client certificates required and checked against the CA alone
+ * (not the system's roots), TLS 1.3 at least. The TLS 1.2 test guards this against grpc-js
+ * changing how it uses them.
+ */
+class MutualTlsServerCredentials extends grpc.ServerCredentials {
+  constructor(material: NodeTlsMaterial) {
+    super(
+      { requestCert: true, rejectUnauthorized: true },
+      {
+        ca: material.caCertPem,
+        cert: material.certPem,
+        key: material.keyPem,
+        minVersion: MIN_TLS_VERSION,
+      },
+    );
+  }
+
+  override _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+export function nodeServerCredentials(material: NodeTlsMaterial): grpc.ServerCredentials {
+  return new MutualTlsServerCredentials(material);
+}
+
+export interface NodeClientTls {
+  readonly credentials: grpc.ChannelCredentials;
+  /** Pass to the client's constructor along with the credentials. */
+  readonly channelOptions: grpc.ChannelOptions;
+}
+
+/**
+ * The server is recognised by the node id in its certificate, not by the address dialled:
+ * nodes are dialled by IP, and their certificates name node ids, never addresses. Until the
+ * id is known (a joining node dialling the manager it was given), any certificate of this
+ * cluster passes, with the role checked when one is expected.
+ */
+export function nodeClientTls(
+  material: NodeTlsMaterial,
+  expected: ExpectedPeer = {},
+): NodeClientTls {
+  const context = createSecureContext({
+    ca: material.caCertPem,
+    cert: material.certPem,
+    key: material.keyPem,
+    minVersion: MIN_TLS_VERSION,
+  });
+  const credentials = grpc.credentials.createFromSecureContext(context, {
+    checkServerIdentity: (_hostname, certificate) =>
+      serverIdentityProblem(certificate, material.caCertPem, expected),
+  });
+  return {
+    credentials,
+    channelOptions: {
+      // Without it grpc-js sends the IP dialled as the TLS server name, which RFC 6066 forbids
+      // and Node warns about; the name sent is the one the certificate is expected to hold.
+      'grpc.ssl_target_name_override':
+        expected.nodeId ?? (expected.role === 'manager' ? 'orca-manager' : 'orca-node'),
+    },
+  };
+}
+
+function serverIdentityProblem(
+  certificate: PeerCertificate,
+  caCertPem: string,
+  expected: ExpectedPeer,
+): Error | undefined {
+  let identity: NodeIdentity;
+  try {
+    identity = nodeIdentity(certificate.raw, caCertPem);
+  } catch (error) {
+    return error as Error;
+  }
+  if (expected.nodeId !== undefined && identity.nodeId !== expected.nodeId) {
+    return new CertificateError(
+      `the server is node ${identity.nodeId}, not node ${expected.nodeId} as expected`,
+    );
+  }
+  if (expected.role !== undefined && identity.role !== expected.role) {
+    return new CertificateError(
+      `the server is node ${identity.nodeId}, a ${identity.role}, not a ${expected.role} as expected`,
+    );
+  }
+  return undefined;
+}
+
+/** Any server-side call of grpc-js: unary, streaming or bidirectional. */
+export interface CallWithAuthContext {
+  getAuthContext(): { readonly sslPeerCertificate?: PeerCertificate } | null;
+}
+
+/**
+ * The calling node, from the certificate its TLS handshake verified. grpc-js hands the peer's
+ * certificate over only when the handshake authorised it, so a missing one means the call did
+ * not come through mutual TLS.
+ */
+export function callerIdentity(call: CallWithAuthContext, caCertPem: string): NodeIdentity {
+  const certificate = call.getAuthContext()?.sslPeerCertificate;
+  if (!certificate?.raw) {
+    throw new CertificateError(
+      'the caller presented no verified certificate: the call did not come over mutual TLS',
+    );
+  }
+  return nodeIdentity(certificate.raw, caCertPem);
+}
