@@ -258,6 +258,18 @@ export interface ClusterSpec {
 export interface Cluster {
   readonly meta: Meta;
   readonly spec: ClusterSpec;
+  /**
+   * The cluster's root CA, key included, so that any manager can sign node certificates (as
+   * Swarm keeps it in its Raft store). Never sent to a client: see publicCluster(). Absent only
+   * in clusters created before orca had a CA, until their next start adds it.
+   */
+  readonly rootCa?: { readonly certPem: string; readonly keyPem: string };
+}
+
+/** The cluster as clients see it: the root CA's certificate, its key blanked (''). */
+export function publicCluster(cluster: Cluster): Cluster {
+  const { rootCa, ...rest } = cluster;
+  return rootCa === undefined ? rest : { ...rest, rootCa: { certPem: rootCa.certPem, keyPem: '' } };
 }
 
 /** The labels every container orca creates carries: the worker rebuilds its state from them. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { SwarmUpdateRequest } from '../api/control-wire.ts';
-import { InvalidFlagsError } from '../errors.ts';
+import { InvalidFlagsError, OrcaError } from '../errors.ts';
 import { hostOf } from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { parseDuration } from './service-spec/durations.ts';
@@ -120,4 +120,28 @@ Examples:
         process.stdout.write('Swarm updated.\n');
       },
     );
+
+  swarm
+    .command('ca')
+    .description("print the swarm's root CA certificate (PEM)")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca swarm ca
+  orca swarm ca | openssl x509 -noout -subject -enddate`,
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      const info = await callDaemon(hostOf(cmd), 'Info', {});
+      const certPem = info.cluster?.rootCa?.certPem;
+      if (certPem === undefined) {
+        throw new OrcaError(
+          'ORCA_SWARM_INACTIVE',
+          info.swarm === 'active'
+            ? 'this swarm has no root CA yet; restart its daemon to create one'
+            : 'this node is not part of a swarm; create one with "orca swarm init"',
+        );
+      }
+      process.stdout.write(certPem.endsWith('\n') ? certPem : `${certPem}\n`);
+    });
 }

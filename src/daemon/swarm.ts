@@ -11,7 +11,14 @@ import type {
   SwarmInitResponse,
   SwarmUpdateRequest,
 } from '../api/control-wire.ts';
-import type { Cluster, Node, NodeAvailability, NodeDescription } from '../api/objects.ts';
+import {
+  type Cluster,
+  type Node,
+  type NodeAvailability,
+  type NodeDescription,
+  publicCluster,
+} from '../api/objects.ts';
+import { createRootCa } from '../ca/index.ts';
 import { NotLeaderError, OrcaError, ProposalUnknownError, StoreConflictError } from '../errors.ts';
 import { Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
 import { LogBroker } from '../manager/logbroker/index.ts';
@@ -28,6 +35,7 @@ import {
   resolveAdvertise,
 } from './addr.ts';
 import type { Logger } from './logger.ts';
+import { CERTIFICATES_DIR, ensureNodeCertificate } from './node-certificates.ts';
 
 /** Written once at `swarm init`: who this member is, so that a restart resumes the same member. */
 interface SwarmIdentity {
@@ -251,6 +259,7 @@ export class Swarm {
     }
     await rm(this.identityFile, { force: true });
     await rm(this.raftDir, { recursive: true, force: true });
+    await rm(path.join(this.opts.dataDir, CERTIFICATES_DIR), { recursive: true, force: true });
     this.state = 'inactive';
     this.message = '';
   }
@@ -374,11 +383,15 @@ export class Swarm {
   private async reconcileObjects(m: Member, fresh: boolean): Promise<void> {
     // Read whether or not the node exists: the transaction below cannot wait for it.
     const description = await this.opts.describeHost();
+    // Key generation and signing are async: made before the transaction, used if still needed.
+    const hasCa = m.store.view((tx) => tx.clusters.get(m.identity.clusterId)?.rootCa !== undefined);
+    const newCa = hasCa ? null : await createRootCa({ clusterId: m.identity.clusterId });
     const status = { state: 'ready', message: '', addr: hostOf(m.identity.advertiseAddr) } as const;
     for (let attempt = 1; ; attempt++) {
       try {
         await m.store.update((tx) => {
-          if (tx.clusters.get(m.identity.clusterId) === undefined) {
+          const cluster = tx.clusters.get(m.identity.clusterId);
+          if (cluster === undefined) {
             tx.clusters.create(
               {
                 spec: {
@@ -387,9 +400,12 @@ export class Swarm {
                   dispatcherHeartbeatMs:
                     m.identity.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS,
                 },
+                ...(newCa === null ? {} : { rootCa: newCa }),
               },
               { id: m.identity.clusterId },
             );
+          } else if (cluster.rootCa === undefined && newCa !== null) {
+            tx.clusters.update({ ...cluster, rootCa: newCa });
           }
           const existing = tx.nodes.get(m.identity.nodeId);
           if (existing === undefined) {
@@ -406,6 +422,14 @@ export class Swarm {
           }
         });
         if (fresh) this.log.debug({}, 'created the cluster and node objects');
+        const rootCa = m.store.view((tx) => tx.clusters.get(m.identity.clusterId)?.rootCa);
+        if (rootCa !== undefined) {
+          await ensureNodeCertificate(this.opts.dataDir, rootCa, {
+            nodeId: m.identity.nodeId,
+            role: 'manager',
+            clusterId: m.identity.clusterId,
+          });
+        }
         return;
       } catch (err) {
         if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
@@ -483,7 +507,7 @@ export class Swarm {
     }));
     return {
       ...base,
-      cluster,
+      cluster: cluster === null ? null : publicCluster(cluster),
       managers: nodes.filter((n) => n.spec.role === 'manager').length,
       nodes: nodes.length,
       raft: { term: s.term, leader: s.leader, role: s.role, commit: s.commit, applied: s.applied },
@@ -532,7 +556,7 @@ export class Swarm {
             },
           });
         });
-        return value;
+        return publicCluster(value);
       } catch (err) {
         // "Set these fields", as node update: a concurrent write is no reason to refuse it.
         if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;

@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Info, NodeView } from '../../src/api/control-wire.ts';
+import { nodeIdentity } from '../../src/ca/index.ts';
 import { waitFor } from '../support/wait.ts';
 
 const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
@@ -247,6 +257,19 @@ describe('orca daemon with the swarm and node commands', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /node no-such-node not found/);
 
+    // The swarm has a root CA (its key is never shown) and this manager a certificate from it,
+    // naming the node, its role and the cluster.
+    const caPem = await ok(d, 'swarm', 'ca');
+    const ca = new X509Certificate(caPem);
+    assert.ok(ca.ca);
+    assert.match(ca.subject, /CN=orca-root-ca/);
+    assert.ok(!(await ok(d, 'info', '--format', 'json')).includes('PRIVATE KEY'));
+    const certDir = path.join(d.dataDir, 'certificates');
+    const certPem = readFileSync(path.join(certDir, 'swarm-node.crt'), 'utf8');
+    const id = nodeIdentity(certPem, caPem);
+    assert.deepEqual([id.nodeId, id.role, id.clusterId], [nodeId, 'manager', i.clusterId]);
+    assert.equal(statSync(path.join(certDir, 'swarm-node.key')).mode & 0o777, 0o600);
+
     // kill -9, then a restart on the same data dir: the state comes back from the Raft log.
     assert.equal((await stop(d, 'SIGKILL')).signal, 'SIGKILL');
     assert.ok(existsSync(d.socket), 'a killed daemon leaves its socket behind');
@@ -257,6 +280,12 @@ describe('orca daemon with the swarm and node commands', () => {
     assert.equal(restored[0]?.spec.availability, 'drain');
     assert.deepEqual(restored[0]?.spec.labels, { zone: 'east' });
     assert.match(await ok(d, 'node', 'ls'), new RegExp(`${nodeId} \\*.*Drain\\s+Leader`));
+    assert.equal(await ok(d, 'swarm', 'ca'), caPem, 'the same CA after a restart');
+    assert.equal(
+      readFileSync(path.join(certDir, 'swarm-node.crt'), 'utf8'),
+      certPem,
+      'the certificate is kept, not reissued',
+    );
 
     // A manager leaves only with --force; then the swarm is gone and can be made anew.
     const leave = await orca(['-H', d.host, 'swarm', 'leave']);
@@ -265,6 +294,8 @@ describe('orca daemon with the swarm and node commands', () => {
     assert.equal(await ok(d, 'swarm', 'leave', '--force'), 'Node left the swarm.\n');
     assert.equal((JSON.parse(await ok(d, 'info', '--format', 'json')) as Info).swarm, 'inactive');
     assert.ok(!existsSync(path.join(d.dataDir, 'raft')));
+    assert.ok(!existsSync(certDir), 'leaving removes the certificates');
+    assert.equal((await orca(['-H', d.host, 'swarm', 'ca'])).code, 1);
 
     const { code, signal } = await stop(d, 'SIGTERM');
     assert.deepEqual({ code, signal }, { code: 0, signal: null });
