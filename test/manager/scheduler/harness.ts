@@ -10,7 +10,10 @@ import type {
   Task,
   TaskState,
 } from '../../../src/api/objects.ts';
+import { defaultServiceSpec } from '../../../src/api/service-defaults.ts';
 import { type Plan, type ScheduleOptions, schedule } from '../../../src/manager/scheduler/index.ts';
+
+const defaultTask = defaultServiceSpec('nginx:1.27').task;
 
 export const GiB = 1024 ** 3;
 const cpu = 1e9;
@@ -73,25 +76,16 @@ export function makeTask(serviceId: string, slot: number, o: TaskOptions = {}): 
     slot,
     nodeId,
     spec: {
-      container: {
-        image: 'nginx:1.27',
-        env: [],
-        labels: {},
-        init: false,
-        stopGracePeriodMs: 10_000,
-        mounts: [],
-      },
+      ...defaultTask,
       resources: {
-        limits: { nanoCpus: 0, memoryBytes: 0 },
+        limits: defaultTask.resources.limits,
         reservations: { nanoCpus: (o.cpus ?? 0) * cpu, memoryBytes: o.memory ?? 0 },
       },
-      restart: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0 },
       placement: {
         constraints: o.constraints ?? [],
         preferences: (o.spread ?? []).map((spread) => ({ spread })),
         maxReplicasPerNode: o.maxPerNode ?? 0,
       },
-      forceUpdate: 0,
     },
     serviceVersion: 1,
     desiredState: o.desiredState ?? 'running',
