@@ -1,14 +1,18 @@
 // This node's TLS material in `<data-dir>/certificates/`, named as Swarm names its own: the
 // cluster's root CA certificate, the node's private key (0600, generated here and never sent
-// anywhere) and its certificate. A manager issues its own certificate from the cluster's CA;
-// joining nodes will get theirs through a CSR (issue 4). Nothing dials with them yet.
+// anywhere) and its certificate. A manager issues its own certificate from the cluster's CA and
+// keeps the CA's key beside it (0600): Raft's listener needs the certificate before the log,
+// where the cluster keeps the CA, can be read; the Raft data on the same disk holds the same key.
+// Joining nodes will get their certificates through a CSR (issue 4).
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  caDigest,
   createCsr,
   createNodeKey,
   issueNodeCertificate,
+  loadCa,
   type NodeRole,
   nodeIdentity,
   type RootCa,
@@ -16,6 +20,7 @@ import {
 
 export const CERTIFICATES_DIR = 'certificates';
 const CA_FILE = 'swarm-root-ca.crt';
+const CA_KEY_FILE = 'swarm-root-ca.key';
 const KEY_FILE = 'swarm-node.key';
 const CERT_FILE = 'swarm-node.crt';
 
@@ -42,7 +47,7 @@ export async function ensureNodeCertificate(
 ): Promise<NodeCertificateFiles> {
   const dir = path.join(dataDir, CERTIFICATES_DIR);
   const existing = await readFiles(dir);
-  if (existing !== null && existing.caCertPem === ca.certPem && fits(existing, subject)) {
+  if (existing !== null && sameCa(existing.caCertPem, ca.certPem) && fits(existing, subject)) {
     return existing;
   }
   const key = createNodeKey();
@@ -51,7 +56,31 @@ export async function ensureNodeCertificate(
   await writeAtomically(path.join(dir, KEY_FILE), key.keyPem, 0o600);
   await writeAtomically(path.join(dir, CERT_FILE), certPem, 0o644);
   await writeAtomically(path.join(dir, CA_FILE), ca.certPem, 0o644);
+  if (subject.role === 'manager')
+    await writeAtomically(path.join(dir, CA_KEY_FILE), ca.keyPem, 0o600);
   return { caCertPem: ca.certPem, keyPem: key.keyPem, certPem };
+}
+
+/** The CA a manager keeps beside its certificate, or null when there is none (a new swarm). */
+export async function readManagerCa(dataDir: string): Promise<RootCa | null> {
+  const dir = path.join(dataDir, CERTIFICATES_DIR);
+  try {
+    const [certPem, keyPem] = await Promise.all(
+      [CA_FILE, CA_KEY_FILE].map((f) => readFile(path.join(dir, f), 'utf8')),
+    );
+    return loadCa(certPem ?? '', keyPem ?? '');
+  } catch {
+    return null;
+  }
+}
+
+/** The same certificate, however its PEM text is laid out. */
+export function sameCa(a: string, b: string): boolean {
+  try {
+    return caDigest(a) === caDigest(b);
+  } catch {
+    return false;
+  }
 }
 
 function fits(files: NodeCertificateFiles, subject: NodeSubject): boolean {

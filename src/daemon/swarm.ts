@@ -18,7 +18,14 @@ import {
   type NodeDescription,
   publicCluster,
 } from '../api/objects.ts';
-import { createRootCa } from '../ca/index.ts';
+import {
+  createRootCa,
+  loadCa,
+  type NodeTlsMaterial,
+  nodeClientTls,
+  nodeServerCredentials,
+  type RootCa,
+} from '../ca/index.ts';
 import { NotLeaderError, OrcaError, ProposalUnknownError, StoreConflictError } from '../errors.ts';
 import { Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
 import { LogBroker } from '../manager/logbroker/index.ts';
@@ -35,7 +42,12 @@ import {
   resolveAdvertise,
 } from './addr.ts';
 import type { Logger } from './logger.ts';
-import { CERTIFICATES_DIR, ensureNodeCertificate } from './node-certificates.ts';
+import {
+  CERTIFICATES_DIR,
+  ensureNodeCertificate,
+  readManagerCa,
+  sameCa,
+} from './node-certificates.ts';
 
 /** Written once at `swarm init`: who this member is, so that a restart resumes the same member. */
 interface SwarmIdentity {
@@ -70,6 +82,10 @@ interface Member {
   readonly identity: SwarmIdentity;
   readonly node: RaftNode;
   readonly store: Store;
+  /** The CA this manager's certificate came from (from disk, or made for a new swarm). */
+  readonly ca: RootCa;
+  /** This node's certificate, key and CA certificate, as the listener uses them. */
+  readonly tls: NodeTlsMaterial;
   /** What runs on top of the store: the leader loops, the dispatcher, the local worker. */
   roles: Roles | null;
 }
@@ -274,11 +290,27 @@ export class Swarm {
         },
       },
     });
+    // Raft's listener is mutual TLS, so the certificate comes first: a new swarm's CA is made
+    // here and goes into the Cluster object once the log runs (reconcileObjects).
+    const ca =
+      (await readManagerCa(this.opts.dataDir)) ??
+      (await createRootCa({ clusterId: identity.clusterId }));
+    const tls = await ensureNodeCertificate(this.opts.dataDir, ca, {
+      nodeId: identity.nodeId,
+      role: 'manager',
+      clusterId: identity.clusterId,
+    });
+    const client = nodeClientTls(tls, { role: 'manager' });
     raft = await RaftNode.start({
       id: identity.nodeId,
       clusterId: identity.clusterId,
       dataDir: this.raftDir,
       listenAddr: identity.listenAddr,
+      credentials: {
+        server: nodeServerCredentials(tls),
+        channel: client.credentials,
+        channelOptions: client.channelOptions,
+      },
       // Ignored once the data dir holds a log, so a resume passes it unchanged.
       initialCluster: [{ id: identity.nodeId, addr: identity.advertiseAddr }],
       ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),
@@ -286,7 +318,7 @@ export class Swarm {
       logger: this.log.child({ part: 'raft' }),
     });
     const node = raft;
-    const member: Member = { identity, node, store, roles: null };
+    const member: Member = { identity, node, store, roles: null, ca, tls };
     this.member = member;
     try {
       await this.waitForLeader(node);
@@ -310,6 +342,7 @@ export class Swarm {
     const log = this.log;
     const reportIntervalMs = this.opts.nodeReportIntervalMs ?? DEFAULT_NODE_REPORT_INTERVAL_MS;
     const dispatcher = new Dispatcher({
+      caCertPem: m.tls.caCertPem,
       store: m.store,
       log: log.child({ part: 'dispatcher' }),
       usageMaxAgeMs: reportIntervalMs * REPORTS_PER_USAGE_REFRESH,
@@ -335,8 +368,11 @@ export class Swarm {
       log: log.child({ part: 'logbroker' }),
     });
     const dispatcherAddr = localDialAddr(m.node.listenAddress);
+    const workerTls = nodeClientTls(m.tls, { role: 'manager' });
     const worker = new WorkerSession({
       addr: dispatcherAddr,
+      credentials: workerTls.credentials,
+      channelOptions: workerTls.channelOptions,
       nodeId: m.identity.nodeId,
       runtime: new DockerRuntime({ host: this.opts.dockerHost }),
       log: log.child({ part: 'worker' }),
@@ -383,9 +419,7 @@ export class Swarm {
   private async reconcileObjects(m: Member, fresh: boolean): Promise<void> {
     // Read whether or not the node exists: the transaction below cannot wait for it.
     const description = await this.opts.describeHost();
-    // Key generation and signing are async: made before the transaction, used if still needed.
-    const hasCa = m.store.view((tx) => tx.clusters.get(m.identity.clusterId)?.rootCa !== undefined);
-    const newCa = hasCa ? null : await createRootCa({ clusterId: m.identity.clusterId });
+    const newCa = m.ca;
     const status = { state: 'ready', message: '', addr: hostOf(m.identity.advertiseAddr) } as const;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -400,12 +434,15 @@ export class Swarm {
                   dispatcherHeartbeatMs:
                     m.identity.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS,
                 },
-                ...(newCa === null ? {} : { rootCa: newCa }),
+                rootCa: { certPem: newCa.certPem, keyPem: newCa.keyPem },
               },
               { id: m.identity.clusterId },
             );
-          } else if (cluster.rootCa === undefined && newCa !== null) {
-            tx.clusters.update({ ...cluster, rootCa: newCa });
+          } else if (cluster.rootCa === undefined) {
+            tx.clusters.update({
+              ...cluster,
+              rootCa: { certPem: newCa.certPem, keyPem: newCa.keyPem },
+            });
           }
           const existing = tx.nodes.get(m.identity.nodeId);
           if (existing === undefined) {
@@ -422,9 +459,12 @@ export class Swarm {
           }
         });
         if (fresh) this.log.debug({}, 'created the cluster and node objects');
-        const rootCa = m.store.view((tx) => tx.clusters.get(m.identity.clusterId)?.rootCa);
-        if (rootCa !== undefined) {
-          await ensureNodeCertificate(this.opts.dataDir, rootCa, {
+        const stored = m.store.view((tx) => tx.clusters.get(m.identity.clusterId)?.rootCa);
+        if (stored !== undefined && !sameCa(stored.certPem, m.ca.certPem)) {
+          // Only a data dir put together by hand gets here: the listener keeps what it started
+          // with until the next start, which takes the cluster's CA from these files.
+          this.log.warn({}, 'the certificates on disk were not from the cluster CA; reissued');
+          await ensureNodeCertificate(this.opts.dataDir, loadCa(stored.certPem, stored.keyPem), {
             nodeId: m.identity.nodeId,
             role: 'manager',
             clusterId: m.identity.clusterId,

@@ -5,7 +5,7 @@ import { bootstrapLog, decodeConfChange } from './conf.ts';
 import { defaultRaftConfig, type RaftConfig, RaftCore } from './core.ts';
 import { openEnvelope, proposerBytes, sealEnvelope } from './envelope.ts';
 import { RaftStorage } from './storage.ts';
-import { GrpcTransport } from './transport.ts';
+import { GrpcTransport, type TransportCredentials } from './transport.ts';
 import type {
   ConfChange,
   ConfState,
@@ -46,6 +46,8 @@ export interface RaftNodeOptions {
   readonly requestTimeoutMs?: number;
   readonly machine: StateMachine;
   readonly logger: RaftNodeLogger;
+  /** Mutual TLS for the Raft listener and the links to peers; plaintext without. */
+  readonly credentials?: TransportCredentials;
 }
 
 export interface RaftStatus {
@@ -204,6 +206,7 @@ export class RaftNode {
         onUnreachable: (peer) => node?.noteUnreachable(peer),
         onSnapshotStatus: (peer, ok) => node?.noteSnapshot(peer, ok),
         logger: opts.logger,
+        ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
       });
       node = new RaftNode(opts, storage, core, snapshot, transport);
       await transport.start();

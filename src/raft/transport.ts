@@ -47,10 +47,7 @@ export interface GrpcTransportOptions {
   readonly onSnapshotStatus?: (peer: NodeId, ok: boolean) => void;
   readonly logger?: TransportLogger;
   /** Defaults to plaintext; mutual TLS plugs in here. */
-  readonly credentials?: {
-    readonly server: grpc.ServerCredentials;
-    readonly channel: grpc.ChannelCredentials;
-  };
+  readonly credentials?: TransportCredentials;
   /** Messages queued per peer before the oldest are dropped (default 4096). */
   readonly maxQueuedMessages?: number;
   /** Size of a snapshot data chunk (default 1 MiB). */
@@ -176,11 +173,19 @@ function describeError(err: unknown): object {
   return { error: err instanceof Error ? err.message : String(err) };
 }
 
+export interface TransportCredentials {
+  readonly server: grpc.ServerCredentials;
+  readonly channel: grpc.ChannelCredentials;
+  /** Channel options the credentials need (a TLS target name override, say). */
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
 /** What every peer link needs from its transport. */
 interface LinkContext {
   readonly nodeId: NodeId;
   readonly clusterId: string;
   readonly credentials: grpc.ChannelCredentials;
+  readonly channelOptions: grpc.ChannelOptions;
   readonly maxQueued: number;
   readonly chunkBytes: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
@@ -216,7 +221,7 @@ class PeerLink {
     this.#addr = addr;
     this.#ctx = ctx;
     this.#backoffMs = ctx.backoff.initialMs;
-    this.#client = createRaftClient(addr, ctx.credentials, raftChannelOptions);
+    this.#client = createRaftClient(addr, ctx.credentials, ctx.channelOptions);
   }
 
   get addr(): string {
@@ -249,7 +254,7 @@ class PeerLink {
     this.#abandonStream();
     this.#snapshotCall?.cancel();
     this.#client.close();
-    this.#client = createRaftClient(addr, this.#ctx.credentials, raftChannelOptions);
+    this.#client = createRaftClient(addr, this.#ctx.credentials, this.#ctx.channelOptions);
     this.#backoffMs = this.#ctx.backoff.initialMs;
     this.#retryAt = 0;
     this.#failures = 0;
@@ -503,6 +508,7 @@ export class GrpcTransport {
       nodeId: opts.nodeId,
       clusterId: opts.clusterId,
       credentials: opts.credentials?.channel ?? grpc.credentials.createInsecure(),
+      channelOptions: { ...raftChannelOptions, ...opts.credentials?.channelOptions },
       maxQueued: opts.maxQueuedMessages ?? DEFAULT_MAX_QUEUED,
       chunkBytes: opts.snapshotChunkBytes ?? DEFAULT_CHUNK_BYTES,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,

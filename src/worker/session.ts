@@ -18,6 +18,7 @@ import {
   type DispatcherClient,
   type DispatcherMessage,
   decodeMessage,
+  dispatcherChannelOptions,
   encodeMessage,
   type SessionStream,
   type StatusUpdate,
@@ -40,6 +41,8 @@ export interface WorkerSessionOptions {
   readonly runtime: Runtime;
   readonly log?: SessionLog;
   readonly credentials?: grpc.ChannelCredentials;
+  /** Channel options the credentials need (mutual TLS: the expected server name). */
+  readonly channelOptions?: grpc.ChannelOptions;
   /** First redial delay (default 100 ms), doubling up to maxBackoffMs (default 5 s). */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -77,7 +80,10 @@ export class WorkerSession {
   constructor(opts: WorkerSessionOptions) {
     this.#opts = opts;
     this.#log = opts.log ?? quiet;
-    this.#client = createDispatcherClient(opts.addr, opts.credentials);
+    this.#client = createDispatcherClient(opts.addr, opts.credentials, {
+      ...dispatcherChannelOptions,
+      ...opts.channelOptions,
+    });
     this.#agent = new WorkerAgent({
       ...opts.agent,
       runtime: opts.runtime,

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Info, NodeView } from '../../src/api/control-wire.ts';
+import { createDispatcherClient } from '../../src/api/dispatcher-wire.ts';
 import { nodeIdentity } from '../../src/ca/index.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -103,6 +104,24 @@ async function start(d: Daemon, extra: string[] = []): Promise<void> {
     },
     { what: `daemon ${d.socket} started` },
   );
+}
+
+/** Opens a dispatcher session without TLS; resolves with how the call ended. */
+function plaintextSession(addr: string): Promise<string> {
+  const client = createDispatcherClient(addr);
+  return new Promise((resolve) => {
+    const call = client.Session();
+    call.on('error', (err: Error & { code?: number }) => {
+      client.close();
+      resolve(`${err.code} ${err.message}`);
+    });
+    call.on('data', () => {
+      call.cancel();
+      client.close();
+      resolve('answered');
+    });
+    call.write({ json: JSON.stringify({ type: 'hello', nodeId: 'x' }) });
+  });
 }
 
 async function stop(d: Daemon, signal: NodeJS.Signals) {
@@ -269,6 +288,8 @@ describe('orca daemon with the swarm and node commands', () => {
     const id = nodeIdentity(certPem, caPem);
     assert.deepEqual([id.nodeId, id.role, id.clusterId], [nodeId, 'manager', i.clusterId]);
     assert.equal(statSync(path.join(certDir, 'swarm-node.key')).mode & 0o777, 0o600);
+    // The cluster port speaks mutual TLS only: a plaintext worker session gets nowhere.
+    assert.match(await plaintextSession(d.listen), /UNAVAILABLE|14/);
 
     // kill -9, then a restart on the same data dir: the state comes back from the Raft log.
     assert.equal((await stop(d, 'SIGKILL')).signal, 'SIGKILL');

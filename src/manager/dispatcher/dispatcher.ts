@@ -19,6 +19,7 @@ import {
   type WorkerMessage,
 } from '../../api/dispatcher-wire.ts';
 import type { NodeDescription, NodeState, TaskStatus } from '../../api/objects.ts';
+import { callerIdentity } from '../../ca/index.ts';
 import { StoreConflictError } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
 import { type LoopLog, type ReconcileLoop, runPasses, silentLog } from '../loops/reconcile.ts';
@@ -57,6 +58,12 @@ export interface DispatcherOptions {
    * (default 60 s); smaller changes than the thresholds are not written before that.
    */
   readonly usageMaxAgeMs?: number;
+  /**
+   * The cluster's CA: sessions then come over mutual TLS, and a hello must name the node its
+   * certificate names (a worker speaks only for itself). Without it (tests on plaintext) the
+   * hello is taken at its word.
+   */
+  readonly caCertPem?: string;
 }
 
 const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -67,6 +74,7 @@ export class Dispatcher implements ReconcileLoop {
   readonly #log: LoopLog;
   readonly #now: () => number;
   readonly #heartbeatMs: number | undefined;
+  readonly #caCertPem: string | undefined;
   readonly #grace: number;
   readonly #retryMs: number;
   readonly #recordingLimits: RecordingLimits;
@@ -83,6 +91,7 @@ export class Dispatcher implements ReconcileLoop {
     this.#log = opts.log ?? silentLog;
     this.#now = opts.now ?? Date.now;
     this.#heartbeatMs = opts.heartbeatMs;
+    this.#caCertPem = opts.caCertPem;
     this.#grace = opts.grace ?? 3;
     this.#retryMs = opts.retryMs ?? 200;
     this.#recordingLimits = {
@@ -145,6 +154,23 @@ export class Dispatcher implements ReconcileLoop {
       if (hello?.type !== 'hello' || typeof hello.nodeId !== 'string') {
         fail(call, grpc.status.INVALID_ARGUMENT, 'a session starts with {type: "hello", nodeId}');
         return;
+      }
+      if (this.#caCertPem !== undefined) {
+        let certified: string;
+        try {
+          certified = callerIdentity(call, this.#caCertPem).nodeId;
+        } catch (err) {
+          fail(call, grpc.status.UNAUTHENTICATED, (err as Error).message);
+          return;
+        }
+        if (certified !== hello.nodeId) {
+          fail(
+            call,
+            grpc.status.PERMISSION_DENIED,
+            `the session's certificate is node ${certified}'s, not node ${hello.nodeId}'s`,
+          );
+          return;
+        }
       }
       const known = this.#store.view((tx) => tx.nodes.get(hello.nodeId)) !== undefined;
       if (!known) {
