@@ -134,3 +134,27 @@ export function callerIdentity(call: CallWithAuthContext, caCertPem: string): No
   }
   return nodeIdentity(certificate.raw, caCertPem);
 }
+
+/**
+ * Only a manager speaks Raft, and only for itself: null when the caller's certificate names
+ * `claimedNodeId` with the manager role, else why not. A worker's certificate, good for its
+ * dispatcher session on the same port, gets no further.
+ */
+export function managerPeerProblem(
+  call: CallWithAuthContext,
+  caCertPem: string,
+  claimedNodeId: string,
+): string | null {
+  try {
+    const peer = callerIdentity(call, caCertPem);
+    if (peer.role !== 'manager') {
+      return `node ${peer.nodeId} is a ${peer.role}: only managers speak Raft`;
+    }
+    if (peer.nodeId !== claimedNodeId) {
+      return `node ${peer.nodeId}'s certificate cannot speak for member ${claimedNodeId}`;
+    }
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}

@@ -6,6 +6,7 @@ export {
   type CallWithAuthContext,
   callerIdentity,
   type ExpectedPeer,
+  managerPeerProblem,
   type NodeClientTls,
   type NodeTlsMaterial,
   nodeClientTls,

@@ -21,6 +21,7 @@ import {
 import {
   createRootCa,
   loadCa,
+  managerPeerProblem,
   type NodeTlsMaterial,
   nodeClientTls,
   nodeServerCredentials,
@@ -311,6 +312,7 @@ export class Swarm {
         channel: client.credentials,
         channelOptions: client.channelOptions,
       },
+      authorize: (call, from) => managerPeerProblem(call, tls.caCertPem, from),
       // Ignored once the data dir holds a log, so a resume passes it unchanged.
       initialCluster: [{ id: identity.nodeId, addr: identity.advertiseAddr }],
       ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),

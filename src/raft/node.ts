@@ -5,7 +5,7 @@ import { bootstrapLog, decodeConfChange } from './conf.ts';
 import { defaultRaftConfig, type RaftConfig, RaftCore } from './core.ts';
 import { openEnvelope, proposerBytes, sealEnvelope } from './envelope.ts';
 import { RaftStorage } from './storage.ts';
-import { GrpcTransport, type TransportCredentials } from './transport.ts';
+import { GrpcTransport, type RaftCaller, type TransportCredentials } from './transport.ts';
 import type {
   ConfChange,
   ConfState,
@@ -48,6 +48,8 @@ export interface RaftNodeOptions {
   readonly logger: RaftNodeLogger;
   /** Mutual TLS for the Raft listener and the links to peers; plaintext without. */
   readonly credentials?: TransportCredentials;
+  /** Whether an incoming stream may speak for the member it names (see GrpcTransport). */
+  readonly authorize?: (call: RaftCaller, from: NodeId) => string | null;
 }
 
 export interface RaftStatus {
@@ -207,6 +209,7 @@ export class RaftNode {
         onSnapshotStatus: (peer, ok) => node?.noteSnapshot(peer, ok),
         logger: opts.logger,
         ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
+        ...(opts.authorize === undefined ? {} : { authorize: opts.authorize }),
       });
       node = new RaftNode(opts, storage, core, snapshot, transport);
       await transport.start();

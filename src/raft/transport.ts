@@ -46,6 +46,12 @@ export interface GrpcTransportOptions {
   /** A 'snap' message to `peer` was delivered (ok) or abandoned. */
   readonly onSnapshotStatus?: (peer: NodeId, ok: boolean) => void;
   readonly logger?: TransportLogger;
+  /**
+   * Whether the caller may speak for member `from`: null if so, else why not. With mutual TLS
+   * this is where a certificate is held to the member it claims to be (and to a manager's role).
+   * Without it every well-addressed stream is taken.
+   */
+  readonly authorize?: (call: RaftCaller, from: NodeId) => string | null;
   /** Defaults to plaintext; mutual TLS plugs in here. */
   readonly credentials?: TransportCredentials;
   /** Messages queued per peer before the oldest are dropped (default 4096). */
@@ -172,6 +178,12 @@ function describeError(err: unknown): object {
   }
   return { error: err instanceof Error ? err.message : String(err) };
 }
+
+/** What `authorize` may look at of an incoming stream: its peer and its TLS session. */
+export type RaftCaller = Pick<
+  grpc.ServerReadableStream<unknown, unknown>,
+  'getPeer' | 'getAuthContext'
+>;
 
 export interface TransportCredentials {
   readonly server: grpc.ServerCredentials;
@@ -489,6 +501,7 @@ export class GrpcTransport {
   readonly #onMessage: (m: Message) => void;
   readonly #logger: TransportLogger;
   readonly #serverCredentials: grpc.ServerCredentials;
+  readonly #authorize: (call: RaftCaller, from: NodeId) => string | null;
   readonly #ctx: LinkContext;
   readonly #peers = new Map<NodeId, PeerLink>();
   #server: grpc.Server | null = null;
@@ -503,6 +516,7 @@ export class GrpcTransport {
     const logger = opts.logger ?? { warn() {} };
     this.#logger = logger;
     this.#serverCredentials = opts.credentials?.server ?? grpc.ServerCredentials.createInsecure();
+    this.#authorize = opts.authorize ?? (() => null);
     const { onUnreachable, onSnapshotStatus } = opts;
     this.#ctx = {
       nodeId: opts.nodeId,
@@ -658,6 +672,17 @@ export class GrpcTransport {
     let accepted = false;
     call.on('data', (batch: WireMessageBatch) => {
       if (done || this.#closed) return;
+      // One stream, one sender: its right to speak as `from` is checked on the first batch.
+      const forbidden = accepted ? null : this.#authorize(call, batch.from);
+      if (forbidden !== null) {
+        done = true;
+        this.#logger.warn(
+          { from: batch.from, peer: call.getPeer(), reason: forbidden },
+          'refused raft messages from a caller that may not send them',
+        );
+        callback({ code: grpc.status.PERMISSION_DENIED, details: forbidden });
+        return;
+      }
       const refusal = this.#refusal(batch.cluster_id, batch.to);
       if (refusal !== null) {
         done = true;
@@ -724,6 +749,11 @@ export class GrpcTransport {
         const h = chunk.header;
         if (h === null || h.message === null || h.meta === null) {
           refuse(grpc.status.INVALID_ARGUMENT, 'the first snapshot chunk carries no header');
+          return;
+        }
+        const forbidden = this.#authorize(call, h.from);
+        if (forbidden !== null) {
+          refuse(grpc.status.PERMISSION_DENIED, forbidden);
           return;
         }
         const refusal = this.#refusal(h.cluster_id, h.to);
