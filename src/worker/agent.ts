@@ -122,10 +122,21 @@ export class WorkerAgent {
     if (this.#stopped) return;
     this.#assignmentsKnown = true;
     const ids = new Set<string>();
+    // Only these need a step now: a running task the set merely repeats is watched by events
+    // and the poll, and stepping it would cost an inspect per task on every new set.
+    const changed: string[] = [];
     for (const task of tasks) {
       const id = task.meta.id;
       ids.add(id);
       const entry = this.#entries.get(id);
+      if (entry === undefined) changed.push(id);
+      else if (
+        entry.unassigned ||
+        task.desiredState !== entry.task.desiredState ||
+        forward(entry.status, task.status) !== entry.status
+      ) {
+        changed.push(id);
+      }
       if (entry === undefined) {
         this.#entries.set(id, {
           task,
@@ -158,6 +169,7 @@ export class WorkerAgent {
         entry.unassigned = true;
         entry.task = { ...entry.task, desiredState: 'remove' };
         this.#pending.delete(id);
+        changed.push(id);
       }
     }
     // Adopting only once events flow: a container dying in between would go unnoticed.
@@ -166,7 +178,7 @@ export class WorkerAgent {
       this.#chore(this.#adopt());
       return;
     }
-    for (const id of this.#entries.keys()) this.#kick(id);
+    for (const id of changed) this.#kick(id);
   }
 
   /** The statuses as this node last saw them (reported or not). */
