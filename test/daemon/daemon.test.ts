@@ -14,13 +14,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Info, NodeView } from '../../src/api/control-wire.ts';
 import { createDispatcherClient } from '../../src/api/dispatcher-wire.ts';
 import { nodeIdentity } from '../../src/ca/index.ts';
 import { waitFor } from '../support/wait.ts';
+import { orcaBin, runOrca } from './support/cli.ts';
 
-const orcaBin = fileURLToPath(new URL('../../bin/orca', import.meta.url));
 const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-daemon-'));
 const running = new Set<ChildProcess>();
 after(() => {
@@ -131,30 +130,7 @@ async function stop(d: Daemon, signal: NodeJS.Signals) {
   return result;
 }
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function orca(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [orcaBin, ...args], {
-      env: { ...process.env, ORCA_HOST: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    proc.once('error', reject);
-    proc.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const orca = runOrca;
 
 /** `orca -H <daemon> ...`, which must succeed. */
 async function ok(d: Daemon, ...args: string[]): Promise<string> {

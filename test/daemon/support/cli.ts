@@ -29,25 +29,29 @@ export interface Run {
   readonly stderr: string;
 }
 
+/** `orca ARGS` as a child process, with ORCA_HOST unset unless `env` sets it. */
+export function runOrca(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [orcaBin, ...args], {
+      env: { ...process.env, ORCA_HOST: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    proc.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    proc.once('error', reject);
+    proc.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** The CLI bound to one daemon: `orca` reports any outcome, `ok` asserts success. */
 export function cliFor(host: string) {
-  const orca = (...args: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const proc = spawn(process.execPath, [orcaBin, '-H', host, ...args], {
-        env: { ...process.env, ORCA_HOST: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      proc.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString('utf8');
-      });
-      proc.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString('utf8');
-      });
-      proc.once('error', reject);
-      proc.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const orca = (...args: string[]): Promise<Run> => runOrca(['-H', host, ...args]);
   const ok = async (...args: string[]): Promise<string> => {
     const r = await orca(...args);
     assert.equal(r.code, 0, `orca ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
