@@ -11,7 +11,7 @@ import {
   readConfig,
   reloadPlan,
 } from './config-file.ts';
-import { createLogger, type LogFormat } from './logger.ts';
+import type { LogFormat } from './logger.ts';
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -150,6 +150,7 @@ Examples:
         );
       }
       const nodeReportIntervalMs = reportInterval(String(o.nodeReportInterval));
+      const { createLogger } = await import('./logger.ts');
       const logger = createLogger({ level: String(o.logLevel), format });
       // Loaded here, not at the top: every CLI command would pay for loading the daemon.
       const { startDaemon } = await import('./daemon.ts');
@@ -244,6 +245,7 @@ Examples:
     )
     .action(async (o: Record<string, string | number | undefined>) => {
       const format = checkLogFlags(String(o.logLevel), String(o.logFormat));
+      const { createLogger } = await import('./logger.ts');
       const logger = createLogger({ level: String(o.logLevel), format, name: String(o.id) });
       const { parseInitialCluster, startRaftKv } = await import('./raft-kv.ts');
       const server = await startRaftKv({
