@@ -4,6 +4,8 @@
 // are immediate). For each size N it times, from just before the command is issued until a poll
 // of the engine (every 100 ms: the running containers with the service's label) sees the state:
 //   create     N replicas            -> N running
+//   repair     `docker rm -f` of one of them -> N running again, that one not among them
+//              (orca and Swarm only, each with its default restart policy)
 //   scale_up   N -> 2N                -> 2N running
 //   scale_down 2N -> N                -> N running
 //   update     --env-add, parallelism 5, no delay -> N running, all with the new env, none of
@@ -23,7 +25,13 @@ import {
   type System,
   untrack,
 } from './lib/converge-systems.ts';
-import { listRunning, waitGone, waitRunning, waitUpdated } from './lib/converge-watch.ts';
+import {
+  listRunning,
+  waitGone,
+  waitRunning,
+  waitUntil,
+  waitUpdated,
+} from './lib/converge-watch.ts';
 import { freePortBase, makeTempDir, removeTempDir } from './lib/proc.ts';
 import { ratio, round } from './lib/stats.ts';
 
@@ -59,7 +67,7 @@ if (!Number.isInteger(rounds) || rounds < 1) {
   process.exit(2);
 }
 
-const ROWS = ['create', 'scale_up', 'scale_down', 'update'] as const;
+const ROWS = ['create', 'repair', 'scale_up', 'scale_down', 'update'] as const;
 type Row = (typeof ROWS)[number];
 type Times = Record<string, Partial<Record<Row | 'rm', number>>>; // key: String(N)
 
@@ -77,6 +85,21 @@ async function measure(sys: System, n: number): Promise<Partial<Record<Row | 'rm
     await sys.create(svc, n, 'BENCH_GEN=1');
     out.create = await waitRunning(docker, label, n, t0, timeoutFor(n));
     log(`  ${sys.name} N=${n} create: ${ms(out.create)}`);
+
+    if (sys.name !== 'engine') {
+      const [victim] = await listRunning(docker, label);
+      t0 = performance.now();
+      await docker.getContainer(victim!).remove({ force: true });
+      out.repair = await waitUntil(
+        docker,
+        label,
+        t0,
+        timeoutFor(1),
+        `${n} running again after docker rm -f`,
+        (ids) => ids.length === n && !ids.includes(victim!),
+      );
+      log(`  ${sys.name} N=${n} repair after docker rm -f: ${ms(out.repair)}`);
+    }
 
     t0 = performance.now();
     await sys.scale(svc, 2 * n);

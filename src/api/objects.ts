@@ -230,6 +230,12 @@ export interface TaskStatus {
   readonly exitCode?: number;
   readonly containerId?: string;
   readonly health?: 'starting' | 'healthy' | 'unhealthy';
+  /**
+   * The container was stopped, killed or removed by something other than orca (`docker stop`,
+   * `docker kill`, `docker rm -f`): not a crash of the task's own process, so the restart
+   * delay, a brake on crash loops, does not hold its replacement back.
+   */
+  readonly stoppedOutside?: boolean;
 }
 
 export interface Task {

@@ -284,7 +284,16 @@ export class WorkerAgent {
   #onEvent(e: RuntimeEvent): void {
     if (e.action === 'start') return;
     const taskId = e.labels[containerLabels.task];
-    if (taskId !== undefined) this.#kick(taskId);
+    if (taskId === undefined) return;
+    if (e.action === 'kill') {
+      // The die event that follows steps the task; this only says who stopped it.
+      const entry = this.#entries.get(taskId);
+      if (entry !== undefined && e.signal !== undefined) {
+        entry.controller.noteKill(entry.task, entry.status, e.signal);
+      }
+      return;
+    }
+    this.#kick(taskId);
   }
 
   #kickWatched(): void {

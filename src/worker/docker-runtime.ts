@@ -56,7 +56,7 @@ export function dockerOptions(host: string): Docker.DockerOptions {
   );
 }
 
-const watched: readonly RuntimeEventAction[] = ['start', 'die', 'destroy', 'health_status'];
+const watched: readonly RuntimeEventAction[] = ['start', 'kill', 'die', 'destroy', 'health_status'];
 const states: ReadonlySet<string> = new Set<ContainerState>([
   'created',
   'running',
@@ -406,6 +406,7 @@ function toEvent(msg: EngineEvent, ns: bigint): RuntimeEvent | null {
     time: new Date(Number(ns / 1_000_000n)).toISOString(),
   };
   if (action === 'die' && attrs.exitCode !== undefined) event.exitCode = Number(attrs.exitCode);
+  if (action === 'kill' && attrs.signal !== undefined) event.signal = attrs.signal;
   if (action === 'health_status') {
     const health = toHealth(detail);
     if (health) event.health = health;

@@ -64,7 +64,7 @@ export interface ContainerSummary {
   readonly labels: Labels;
 }
 
-export type RuntimeEventAction = 'start' | 'die' | 'destroy' | 'health_status';
+export type RuntimeEventAction = 'start' | 'kill' | 'die' | 'destroy' | 'health_status';
 
 export interface RuntimeEvent {
   readonly action: RuntimeEventAction;
@@ -73,6 +73,8 @@ export interface RuntimeEvent {
   readonly labels: Labels;
   /** die: the exit code. */
   readonly exitCode?: number;
+  /** kill: the signal sent, as the engine names it (a number: "15"). */
+  readonly signal?: string;
   /** health_status: the new status. */
   readonly health?: 'starting' | 'healthy' | 'unhealthy';
   /** Engine time of the event, ISO. */

@@ -5,6 +5,7 @@
 // restart): everything it needs to go on is in the task and its status (`containerId` included),
 // apart from the count of consecutive temporary failures and whether the container was removed.
 
+import { constants } from 'node:os';
 import { type Task, type TaskState, type TaskStatus, taskStates } from '../api/objects.ts';
 import { ImageUnavailableError, RuntimeError } from '../errors.ts';
 import type { ContainerGone, ContainerInfo, Runtime, RuntimeTask } from './runtime.ts';
@@ -22,7 +23,12 @@ export type Action =
   /** Nothing can move the task forward until something outside changes. */
   | { readonly kind: 'idle' }
   /** A transition without a Runtime call. */
-  | { readonly kind: 'advance'; readonly state: TaskState; readonly message: string }
+  | {
+      readonly kind: 'advance';
+      readonly state: TaskState;
+      readonly message: string;
+      readonly stoppedOutside?: true;
+    }
   | { readonly kind: 'ensureImage'; readonly image: string }
   | { readonly kind: 'create' }
   | { readonly kind: 'start'; readonly containerId: string }
@@ -81,12 +87,14 @@ export function decide(task: Task, status: TaskStatus, removed = false): Action 
         : { kind: 'start', containerId: id };
     case 'running':
       return id === undefined
-        ? { kind: 'advance', state: 'failed', message: 'task: container removed' }
+        ? { kind: 'advance', state: 'failed', message: containerRemoved, stoppedOutside: true }
         : { kind: 'watch', containerId: id };
     default:
       return { kind: 'idle' };
   }
 }
+
+const containerRemoved = 'task: container removed';
 
 /** What an inspect of a running task's container means for its status. */
 export function observe(
@@ -94,7 +102,7 @@ export function observe(
   info: ContainerInfo | ContainerGone,
   now: Date,
 ): TaskStatus {
-  if (info.gone) return fail(status, 'task: container removed', now);
+  if (info.gone) return { ...fail(status, containerRemoved, now), stoppedOutside: true };
   if (info.state === 'exited' || info.state === 'dead') {
     const code = info.exitCode ?? -1;
     if (code === 0) {
@@ -150,6 +158,21 @@ export function recover(
   };
 }
 
+/**
+ * A stopped container's status once the worker knows that `signal` was sent to it from outside
+ * orca (`docker stop` or `docker kill`).
+ */
+export function stoppedFromOutside(status: TaskStatus, signal: string): TaskStatus {
+  if (!isTerminal(status.state) || status.stoppedOutside) return status;
+  const message = `${status.message}: stopped from outside orca (signal ${signal})`;
+  return {
+    ...status,
+    message,
+    ...(status.err === undefined ? {} : { err: message }),
+    stoppedOutside: true,
+  };
+}
+
 /** `next` if it is not behind `current` in taskStates order, else `current`. */
 export function forward(current: TaskStatus, next: TaskStatus): TaskStatus {
   return rank(next.state) >= rank(current.state) ? next : current;
@@ -192,11 +215,24 @@ export class TaskController {
    * this controller did not prepare the task (a restart) and must look at the container.
    */
   #healthChecked: boolean | null = null;
+  /** The signal something outside orca sent to the running container, if it did. */
+  #outsideSignal: string | null = null;
 
   constructor(opts: TaskControllerOptions) {
     this.#runtime = opts.runtime;
     this.#clock = opts.clock ?? (() => new Date());
     this.#maxTemporary = opts.maxTemporaryFailures ?? 5;
+  }
+
+  /**
+   * The engine reports a signal sent to the task's container. While the task is meant to run
+   * and has not ended, orca did not send it (orca stops only tasks desired to stop, or ones it
+   * has already failed): the stop that follows is someone else's, not a crash.
+   */
+  noteKill(task: Task, status: TaskStatus, signal: string): void {
+    if (mustStop(task) || isTerminal(status.state) || status.containerId === undefined) return;
+    if (!stopsByDefault(signal, task.spec.container.stopSignal)) return;
+    this.#outsideSignal = signal;
   }
 
   /** The next action for this task, knowing what this controller did. */
@@ -231,7 +267,10 @@ export class TaskController {
       case 'idle':
         return status;
       case 'advance':
-        if (action.state === 'failed') return fail(status, action.message, this.#clock());
+        if (action.state === 'failed') {
+          const failed = fail(status, action.message, this.#clock());
+          return action.stoppedOutside ? { ...failed, stoppedOutside: true } : failed;
+        }
         return { ...status, state: action.state, message: action.message, timestamp: now() };
       case 'ensureImage': {
         const image = await rt.ensureImage(action.image);
@@ -268,7 +307,10 @@ export class TaskController {
         );
       }
       case 'watch': {
-        const observed = observe(status, await rt.inspect(action.containerId), this.#clock());
+        let observed = observe(status, await rt.inspect(action.containerId), this.#clock());
+        if (this.#outsideSignal !== null) {
+          observed = stoppedFromOutside(observed, this.#outsideSignal);
+        }
         if (observed.message === 'task: unhealthy container') {
           // As Docker's Swarm executor: the failed task's process must not go on serving.
           const { stopGracePeriodMs, stopSignal } = task.spec.container;
@@ -285,6 +327,25 @@ export class TaskController {
         return status;
     }
   }
+}
+
+/**
+ * Whether a signal ends a process unless it handles it: `docker kill -s HUP` asks for a reload,
+ * and a crash after it is still the process's own.
+ */
+function stopsByDefault(signal: string, stopSignal: string | undefined): boolean {
+  const number = signalNumber(signal);
+  if (number === undefined) return false;
+  if (stopSignal !== undefined && signalNumber(stopSignal) === number) return true;
+  const { SIGKILL, SIGTERM, SIGINT, SIGQUIT } = constants.signals;
+  return [SIGKILL, SIGTERM, SIGINT, SIGQUIT].includes(number);
+}
+
+function signalNumber(name: string): number | undefined {
+  if (/^\d+$/.test(name)) return Number(name);
+  const upper = name.toUpperCase();
+  const key = (upper.startsWith('SIG') ? upper : `SIG${upper}`) as keyof typeof constants.signals;
+  return constants.signals[key];
 }
 
 const waitingForHealth = {

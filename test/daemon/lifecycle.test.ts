@@ -297,14 +297,16 @@ describe('service lifecycle on a one-host swarm (daemon, CLI, Docker)', () => {
     await removeService('fragile');
   });
 
-  it('replaces a container that crashes or is stopped behind its back, and says why', async () => {
+  it('replaces a container killed, stopped or removed behind its back at once, and says why', async () => {
+    // A restart delay far beyond the wait below: these stops are not crash loops, so it must
+    // not hold the replacements back.
     await ok(
       'service',
       'create',
       '--name',
       'crashy',
       '--restart-delay',
-      '200ms',
+      '2m',
       ...common,
       image,
       'sleep',
@@ -318,15 +320,30 @@ describe('service lifecycle on a one-host swarm (daemon, CLI, Docker)', () => {
     assert.notEqual(second?.meta.id, first.meta.id);
     const crashed = (await ps('crashy')).find((t) => t.meta.id === first.meta.id);
     assert.equal(crashed?.status.state, 'failed');
-    assert.equal(crashed?.status.err, 'task: non-zero exit (137)');
+    assert.equal(
+      crashed?.status.err,
+      'task: non-zero exit (137): stopped from outside orca (signal 9)',
+    );
 
     const [stopped] = (await containers('crashy')).filter((c) => c.running);
     assert.ok(stopped !== undefined && second !== undefined);
     await exec('docker', ['stop', '-t', '1', stopped.id]);
     const [third] = await waitRunningMatches('crashy', 1);
     assert.notEqual(third?.meta.id, second.meta.id);
-    const table = await ok('service', 'ps', 'crashy');
-    assert.match(table, /Failed .*task: non-zero exit \(137\)/);
+
+    const [removed] = (await containers('crashy')).filter((c) => c.running);
+    assert.ok(removed !== undefined && third !== undefined);
+    await exec('docker', ['rm', '-f', removed.id]);
+    const [fourth] = await waitRunningMatches('crashy', 1);
+    assert.notEqual(fourth?.meta.id, third.meta.id);
+
+    const table = await ok('service', 'ps', '--no-trunc', 'crashy');
+    // docker stop -t 1 of a sleep that ignores SIGTERM as PID 1: the engine's SIGKILL ended it.
+    const outside = table.match(
+      /Failed .*task: non-zero exit \(137\): stopped from outside orca \(signal 9\)/g,
+    );
+    assert.equal(outside?.length, 2, table);
+    assert.match(table, /Failed .*"task: container removed"/);
     await removeService('crashy');
 
     // --restart-condition none: a crash is final, and service ps says so.

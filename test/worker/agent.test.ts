@@ -79,6 +79,7 @@ function task(args: string[], over: Partial<AssignedTask> = {}): AssignedTask {
 }
 
 const sleeper = () => task(['sleep', '300']);
+const crasher = () => task(['sh', '-c', 'sleep 1; exit 3']);
 /** Exits 0 on SIGTERM; touches /tmp/up once the trap is set. */
 const polite = () => task(['sh', '-c', 'trap "exit 0" TERM; touch /tmp/up; sleep 300 & wait']);
 
@@ -132,8 +133,8 @@ describe('worker agent on a real engine', () => {
 
   it('runs its tasks and notices a container removed or stopped behind its back', async () => {
     const { agent: a, reports, reached } = track(agent());
-    const [removed, stopped, killed] = [sleeper(), polite(), sleeper()];
-    a.setAssignments([removed, stopped, killed]);
+    const [removed, stopped, killed, crashing] = [sleeper(), polite(), sleeper(), crasher()];
+    a.setAssignments([removed, stopped, killed, crashing]);
     await a.start();
     const running = await Promise.all([removed, stopped, killed].map((t) => reached(t, 'running')));
     for (const s of running) assert.ok(s.containerId);
@@ -147,6 +148,7 @@ describe('worker agent on a real engine', () => {
     await docker(['rm', '-f', running[0]!.containerId!]);
     const gone = await reached(removed, 'failed', NOTICE_MS);
     assert.equal(gone.message, 'task: container removed');
+    assert.equal(gone.stoppedOutside, true);
 
     await waitFor(
       async () =>
@@ -156,11 +158,19 @@ describe('worker agent on a real engine', () => {
     await docker(['stop', running[1]!.containerId!]);
     const done = await reached(stopped, 'complete', NOTICE_MS);
     assert.equal(done.exitCode, 0);
+    assert.equal(done.message, 'finished: stopped from outside orca (signal 15)');
+    assert.equal(done.stoppedOutside, true);
 
     await docker(['kill', running[2]!.containerId!]);
     const dead = await reached(killed, 'failed', NOTICE_MS);
-    assert.equal(dead.message, 'task: non-zero exit (137)');
+    assert.equal(dead.message, 'task: non-zero exit (137): stopped from outside orca (signal 9)');
     assert.equal(dead.exitCode, 137);
+    assert.equal(dead.stoppedOutside, true);
+
+    // Its own process failing is a crash: the restart delay applies to it.
+    const crashed = await reached(crashing, 'failed');
+    assert.equal(crashed.message, 'task: non-zero exit (3)');
+    assert.equal(crashed.stoppedOutside, undefined);
   });
 
   it('adopts its containers after a restart and removes those no task owns', async () => {
@@ -222,6 +232,7 @@ describe('worker agent on a real engine', () => {
     a.setAssignments([{ ...down, desiredState: 'shutdown' }, dropped]);
     const shut = await reached(down, 'shutdown');
     assert.equal(shut.message, 'shutdown');
+    assert.equal(shut.stoppedOutside, undefined, "orca's own stop is not from outside");
     const inspect = await docker(['inspect', '-f', '{{.State.Status}}', running.containerId!]);
     assert.equal(inspect.stdout.trim(), 'exited', 'stopped, kept for its logs');
 

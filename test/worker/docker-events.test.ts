@@ -42,14 +42,15 @@ describe('DockerRuntime events', () => {
       assert.deepEqual(engine.queries[0], {
         filters: {
           type: ['container'],
-          event: ['start', 'die', 'destroy', 'health_status'],
+          event: ['start', 'kill', 'die', 'destroy', 'health_status'],
           label: ['orca.task.id'],
         },
       });
       const first = engine.streams[0]!;
+      first.write(line('c1', 'kill', '1700000000023456789', { 'orca.task.id': 't', signal: '15' }));
       first.write(line('c1', 'die', '1700000000123456789', { 'orca.task.id': 't', exitCode: '3' }));
       first.write(line('c1', 'health_status: unhealthy', '1700000000123456789'));
-      await waitFor(() => got.length === 2, { what: 'two events' });
+      await waitFor(() => got.length === 3, { what: 'three events' });
       first.end();
 
       await waitFor(() => engine.streams.length === 2, { what: 'reconnect' });
@@ -62,9 +63,16 @@ describe('DockerRuntime events', () => {
       );
       second.write(line('c1', 'health_status: unhealthy', '1700000000123456789'));
       second.write(line('c1', 'destroy', '1700000001000000000', { 'orca.task.id': 't' }));
-      await waitFor(() => got.length === 3, { what: 'the new event' });
+      await waitFor(() => got.length === 4, { what: 'the new event' });
 
       assert.deepEqual(got, [
+        {
+          action: 'kill',
+          containerId: 'c1',
+          labels: { 'orca.task.id': 't' },
+          signal: '15',
+          time: '2023-11-14T22:13:20.023Z',
+        },
         {
           action: 'die',
           containerId: 'c1',

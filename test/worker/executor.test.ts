@@ -391,6 +391,43 @@ describe('task controller', () => {
     }
   });
 
+  it('says when a stop came from outside orca, unless the signal does not stop by default', async () => {
+    for (const [signal, stopSignal, outside] of [
+      ['15', undefined, true],
+      ['9', undefined, true],
+      ['1', undefined, false],
+      ['1', 'SIGHUP', true],
+      ['10', 'USR1', true],
+    ] as const) {
+      const { rt, ctl } = setup();
+      const t = task(stopSignal === undefined ? {} : { stopSignal });
+      const running = last(await drive(ctl, t, status('accepted')));
+      ctl.noteKill(t, running, signal);
+      rt.exit(running.containerId!, 143);
+      const end = await ctl.step(t, running);
+      assert.equal(end.state, 'failed');
+      assert.equal(end.stoppedOutside, outside ? true : undefined, `signal ${signal}`);
+      assert.equal(
+        end.message,
+        outside
+          ? `task: non-zero exit (143): stopped from outside orca (signal ${signal})`
+          : 'task: non-zero exit (143)',
+      );
+      assert.equal(end.err, end.message);
+    }
+  });
+
+  it('takes no signal for a task it is stopping itself as a stop from outside', async () => {
+    const { rt, ctl } = setup();
+    const t = task();
+    const running = last(await drive(ctl, t, status('accepted')));
+    const stopping = { ...t, desiredState: 'shutdown' as const };
+    ctl.noteKill(stopping, running, '15');
+    rt.exit(running.containerId!, 143);
+    const end = await ctl.step(t, running);
+    assert.equal(end.stoppedOutside, undefined);
+  });
+
   it('fails an unhealthy container and stops it', async () => {
     const { rt, ctl } = setup();
     const t = task({ stopSignal: 'SIGINT' });
@@ -414,6 +451,7 @@ describe('task controller', () => {
     const end = await ctl.step(t, running);
     assert.equal(end.state, 'failed');
     assert.equal(end.message, 'task: container removed');
+    assert.equal(end.stoppedOutside, true);
   });
 
   it('stops on desired shutdown with the grace and signal, and removes on desired remove', async () => {

@@ -48,7 +48,8 @@ export function parseStatusUpdate(value: unknown): StatusUpdate | null {
     !(taskStates as readonly string[]).includes(s.state) ||
     typeof s.timestamp !== 'string' ||
     Number.isNaN(Date.parse(s.timestamp)) ||
-    typeof s.message !== 'string'
+    typeof s.message !== 'string' ||
+    (s.stoppedOutside !== undefined && typeof s.stoppedOutside !== 'boolean')
   ) {
     return null;
   }

@@ -41,7 +41,8 @@ export function restartVerdict(
       })`,
     };
   }
-  const at = statusAt(task) + policy.delayMs;
+  // The delay brakes crash loops; a container stopped or removed by hand is not one.
+  const at = statusAt(task) + (task.status.stoppedOutside ? 0 : policy.delayMs);
   return at <= now ? { kind: 'now' } : { kind: 'later', at };
 }
 

@@ -41,6 +41,18 @@ describe('restart policy', () => {
     assert.equal(due.wakeAt, null);
   });
 
+  it('a container stopped or removed from outside orca is replaced at once, delay or not', () => {
+    const service = serviceWith({ condition: 'any', delayMs: 60_000 });
+    const failed = makeTask('t1', service, { slot: 1, state: 'failed', exitCode: 137, at: 100 });
+    const outside = { ...failed, status: { ...failed.status, stoppedOutside: true } };
+
+    const plan = reconcileReplicated(service, [outside], nodes, at(100));
+    assert.deepEqual(shutdowns(plan), ['t1']);
+    assert.deepEqual(createdSlots(plan), [1]);
+    // The same failure by the task's own process waits out the delay.
+    assert.deepEqual(createdSlots(reconcileReplicated(service, [failed], nodes, at(100))), []);
+  });
+
   it('condition any also replaces a task that exited 0', () => {
     const service = serviceWith({ condition: 'any', delayMs: 0 });
     const exited = makeTask('t1', service, { slot: 1, state: 'complete', exitCode: 0, at: 1 });
