@@ -1,0 +1,167 @@
+// orca daemons on the namespace hosts of netns.ts: each host runs one `orca daemon` with its own
+// data dir, control socket and cluster address (its own IP, port 2377), all sharing the
+// machine's Docker engine through its socket. The CLI runs in the root namespace and reaches a
+// daemon through its socket, as a user on that host would. Teardown stops every daemon, removes
+// the namespaces and every container the cluster's nodes own (labelled with their node ids).
+
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { orcaBin, type Run, runOrca } from '../daemon/support/cli.ts';
+import { removeNodeContainers } from '../daemon/support/daemon.ts';
+import { waitFor } from '../support/wait.ts';
+import { type Host, NetnsCluster, type Proc } from './netns.ts';
+
+export const CLUSTER_PORT = 2377;
+
+export interface OrcaHost {
+  readonly host: Host;
+  readonly dataDir: string;
+  readonly socket: string;
+  /** `-H` for the CLI. */
+  readonly controlHost: string;
+  /** IP:2377, what others join and dial. */
+  readonly clusterAddr: string;
+  /** The running daemon; null while stopped or killed. */
+  proc: Proc | null;
+}
+
+export interface OrcaClusterOptions {
+  hosts: number;
+  /** Extra `orca daemon` flags for every host. */
+  daemonArgs?: readonly string[];
+}
+
+export class OrcaCluster {
+  readonly net: NetnsCluster;
+  readonly nodes: readonly OrcaHost[];
+  readonly #daemonArgs: readonly string[];
+  /** Node ids seen, for the container cleanup. */
+  readonly #nodeIds = new Set<string>();
+
+  private constructor(net: NetnsCluster, daemonArgs: readonly string[]) {
+    this.net = net;
+    this.#daemonArgs = daemonArgs;
+    this.nodes = net.hosts.map((host) => {
+      const dir = join(net.logDir, `orca-${host.index}`);
+      mkdirSync(join(dir, 'run'), { recursive: true });
+      return {
+        host,
+        dataDir: join(dir, 'data'),
+        socket: join(dir, 'run', 'orca.sock'),
+        controlHost: `unix://${join(dir, 'run', 'orca.sock')}`,
+        clusterAddr: `${host.ip}:${CLUSTER_PORT}`,
+        proc: null,
+      };
+    });
+  }
+
+  /** Namespaces for `hosts` hosts and a daemon started on each (no swarm yet). */
+  static async start(opts: OrcaClusterOptions): Promise<OrcaCluster> {
+    const net = await NetnsCluster.create({ hosts: opts.hosts });
+    const cluster = new OrcaCluster(net, opts.daemonArgs ?? []);
+    try {
+      await Promise.all(cluster.nodes.map((_, i) => cluster.startDaemon(i)));
+    } catch (err) {
+      await cluster.destroy();
+      throw err;
+    }
+    return cluster;
+  }
+
+  node(i: number): OrcaHost {
+    const n = this.nodes[i];
+    if (n === undefined) throw new Error(`no host ${i} (the cluster has ${this.nodes.length})`);
+    return n;
+  }
+
+  /** Starts (or restarts, on the same data dir) host i's daemon; resolves once it answers. */
+  async startDaemon(i: number, extra: readonly string[] = []): Promise<void> {
+    const n = this.node(i);
+    assert.equal(n.proc?.running ?? false, false, `host ${i}'s daemon is already running`);
+    rmSync(n.socket, { force: true });
+    n.proc = this.net.spawn(n.host, process.execPath, [
+      orcaBin,
+      'daemon',
+      '--data-dir',
+      n.dataDir,
+      '--socket',
+      n.socket,
+      '--listen-addr',
+      n.clusterAddr,
+      '--advertise-addr',
+      n.host.ip,
+      '--log-format',
+      'json',
+      '--log-level',
+      'debug',
+      ...this.#daemonArgs,
+      ...extra,
+    ]);
+    const proc = n.proc;
+    await waitFor(
+      async () => {
+        if (!proc.running) throw new Error(`host ${i}'s daemon exited:\n${proc.describe()}`);
+        return (await this.orca(i, 'info', '--format', 'json')).code === 0;
+      },
+      { timeoutMs: 30_000, what: `host ${i}'s daemon answering on its socket` },
+    );
+  }
+
+  /** kill -9 of host i's daemon (its containers keep running, as with a crashed dockerd). */
+  async kill(i: number): Promise<void> {
+    const n = this.node(i);
+    if (n.proc !== null) await this.net.kill9(n.proc);
+    n.proc = null;
+  }
+
+  /** SIGTERM, the clean shutdown. */
+  async stopDaemon(i: number): Promise<void> {
+    const n = this.node(i);
+    if (n.proc !== null) await this.net.stop(n.proc, 'SIGTERM', 20_000);
+    n.proc = null;
+  }
+
+  /** `orca ARGS` against host i's daemon. */
+  orca(i: number, ...args: string[]): Promise<Run> {
+    return runOrca(['-H', this.node(i).controlHost, ...args]);
+  }
+
+  /** `orca ARGS` against host i's daemon, which must succeed; its stdout. */
+  async ok(i: number, ...args: string[]): Promise<string> {
+    const r = await this.orca(i, ...args);
+    assert.equal(
+      r.code,
+      0,
+      `orca ${args.join(' ')} on host ${i} failed (${r.code}): ${r.stderr}${r.stdout}`,
+    );
+    return r.stdout;
+  }
+
+  async json<T>(i: number, ...args: string[]): Promise<T> {
+    return JSON.parse(await this.ok(i, ...args, '--format', 'json')) as T;
+  }
+
+  /** Host i's node id, once it is part of a swarm. */
+  async nodeId(i: number): Promise<string> {
+    const info = await this.json<{ nodeId?: string }>(i, 'info');
+    const id = info.nodeId;
+    assert.ok(id, `host ${i} is not in a swarm`);
+    this.#nodeIds.add(id);
+    return id;
+  }
+
+  /** Stops every daemon, removes the namespaces and every container of the cluster's nodes. */
+  async destroy(): Promise<void> {
+    for (const n of this.nodes) {
+      if (n.proc?.running) {
+        try {
+          await this.net.kill9(n.proc);
+        } catch {}
+      }
+      n.proc = null;
+    }
+    await this.net.destroy();
+    for (const id of this.#nodeIds) await removeNodeContainers(id);
+  }
+}
