@@ -4,6 +4,7 @@ import { ConfChangeError, NotLeaderError, OrcaError, ProposalUnknownError } from
 import { bootstrapLog, decodeConfChange } from './conf.ts';
 import { defaultRaftConfig, type RaftConfig, RaftCore } from './core.ts';
 import { openEnvelope, proposerBytes, sealEnvelope } from './envelope.ts';
+import { forceNewClusterLog } from './force-new-cluster.ts';
 import { RaftStorage } from './storage.ts';
 import { GrpcTransport, type RaftCaller, type TransportCredentials } from './transport.ts';
 import type {
@@ -39,6 +40,11 @@ export interface RaftNodeOptions {
   readonly listenAddr: string;
   /** The founding members of a new cluster; ignored once the data dir holds state. Absent to join. */
   readonly initialCluster?: readonly { id: NodeId; addr: string }[];
+  /**
+   * Become the only member of the cluster held in the data dir, keeping its log (quorum lost
+   * for good; see force-new-cluster.ts).
+   */
+  readonly forceNewCluster?: boolean;
   readonly tickMs?: number;
   readonly raft?: Partial<Omit<RaftConfig, 'id'>>;
   /** Snapshot the state machine and compact the log every this many applied entries. */
@@ -183,6 +189,16 @@ export class RaftNode {
         const boot = bootstrapLog(opts.initialCluster);
         await storage.save({ hardState: boot.hardState, entries: boot.entries });
         stored = await storage.load();
+      } else if (opts.forceNewCluster === true && !storage.isNew) {
+        const forced = forceNewClusterLog(stored, opts.id);
+        if (forced !== null) {
+          await storage.save(forced);
+          stored = await storage.load();
+          opts.logger.warn(
+            { removed: forced.entries.length },
+            'forced a new cluster: this member is now the only one',
+          );
+        }
       }
       const snapshot: Snapshot = stored.snapshot ?? {
         meta: { index: 0, term: 0, conf: { voters: [], learners: [] } },
