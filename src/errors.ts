@@ -287,3 +287,23 @@ export class JoinTokenError extends OrcaError {
     super('ORCA_JOIN_TOKEN', message);
   }
 }
+
+/** An unlock key that is not one, or not the one that locks this node's data. */
+export class UnlockKeyError extends OrcaError {
+  constructor(message: string) {
+    super('ORCA_UNLOCK_KEY', message);
+  }
+}
+
+/**
+ * This manager's data is encrypted with an unlock key it does not keep (autolock), and it has
+ * restarted: nothing of the swarm can be served until `orca swarm unlock`.
+ */
+export class SwarmLockedError extends OrcaError {
+  constructor() {
+    super(
+      'ORCA_SWARM_LOCKED',
+      'the swarm is locked: this manager restarted and its data is encrypted with the unlock key; run `orca swarm unlock` and enter the key (`orca swarm unlock-key` on another manager shows it)',
+    );
+  }
+}

@@ -18,6 +18,7 @@ import type {
   Role,
   Snapshot,
 } from './types.ts';
+import type { ValueCipher } from './value-cipher.ts';
 
 /** What Raft replicates into: the KV machine now, the cluster store later. */
 export interface StateMachine {
@@ -45,6 +46,8 @@ export interface RaftNodeOptions {
    * for good; see force-new-cluster.ts).
    */
   readonly forceNewCluster?: boolean;
+  /** Encrypts the log and snapshots at rest (a store is created, and must be reopened, so). */
+  readonly cipher?: ValueCipher;
   readonly tickMs?: number;
   readonly raft?: Partial<Omit<RaftConfig, 'id'>>;
   /** Snapshot the state machine and compact the log every this many applied entries. */
@@ -174,10 +177,11 @@ export class RaftNode {
   }
 
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
-    const storage = await RaftStorage.open(opts.dataDir, {
-      clusterId: opts.clusterId,
-      nodeId: opts.id,
-    });
+    const storage = await RaftStorage.open(
+      opts.dataDir,
+      { clusterId: opts.clusterId, nodeId: opts.id },
+      opts.cipher === undefined ? {} : { cipher: opts.cipher },
+    );
     try {
       let stored = await storage.load();
       if (storage.isNew && opts.initialCluster !== undefined) {

@@ -6,6 +6,10 @@
 //
 // A data dir that does not look exactly as orca left it is refused, never repaired: a member
 // that forgets a vote or an acknowledged entry can break the safety of the whole cluster.
+//
+// With a cipher, entry and snapshot values are sealed (value-cipher.ts); the identity record
+// says so, and the hard state (term, vote, commit index: nothing of the cluster's data) stays
+// plain. A store is encrypted or not for its whole life.
 
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
@@ -26,6 +30,20 @@ import {
   writeEntryValue,
 } from './codec.ts';
 import type { Entry, HardState, Snapshot } from './types.ts';
+import { type ValueCipher, ValueCipherError } from './value-cipher.ts';
+
+export interface StorageOptions {
+  /** Seal entry and snapshot values: the store is created encrypted, and must be opened so. */
+  readonly cipher?: ValueCipher;
+}
+
+/** Values as stored, either way: the identity functions when the store is not encrypted. */
+interface Sealing {
+  seal(plain: Buffer): Buffer;
+  open(stored: Buffer): Buffer;
+}
+
+const plain: Sealing = { seal: (b) => b, open: (b) => b };
 
 export interface StorageIdentity {
   readonly clusterId: string;
@@ -79,6 +97,7 @@ export class RaftStorage {
   readonly isNew: boolean;
 
   readonly #db: Db;
+  readonly #sealing: Sealing;
   #snapshotIndex = 0;
   #snapshotTerm = 0;
   /** The last index in the log, or the snapshot index when the log after it is empty. */
@@ -89,9 +108,10 @@ export class RaftStorage {
   #failed: Error | null = null;
   #closed = false;
 
-  private constructor(dir: string, db: Db, isNew: boolean, state: StoredState) {
+  private constructor(dir: string, db: Db, sealing: Sealing, isNew: boolean, state: StoredState) {
     this.dir = dir;
     this.#db = db;
+    this.#sealing = sealing;
     this.isNew = isNew;
     this.#opened = state;
     this.#snapshotIndex = state.snapshot?.meta.index ?? 0;
@@ -99,7 +119,11 @@ export class RaftStorage {
     this.#lastIndex = state.entries.at(-1)?.index ?? this.#snapshotIndex;
   }
 
-  static async open(dir: string, identity: StorageIdentity): Promise<RaftStorage> {
+  static async open(
+    dir: string,
+    identity: StorageIdentity,
+    opts: StorageOptions = {},
+  ): Promise<RaftStorage> {
     try {
       await mkdir(dir, { recursive: true });
     } catch (err) {
@@ -117,9 +141,11 @@ export class RaftStorage {
       throw openError(dir, err);
     }
     try {
-      const isNew = await checkIdentity(db, dir, identity);
-      const state = await readState(db, dir);
-      return new RaftStorage(dir, db, isNew, state);
+      const encrypted = opts.cipher !== undefined;
+      const isNew = await checkIdentity(db, dir, identity, encrypted);
+      const sealing = opts.cipher === undefined ? plain : sealingWith(opts.cipher, dir);
+      const state = await readState(db, dir, sealing);
+      return new RaftStorage(dir, db, sealing, isNew, state);
     } catch (err) {
       await db.close().catch(() => {});
       throw err;
@@ -144,7 +170,7 @@ export class RaftStorage {
         this.#opened = null;
         return opened;
       }
-      return readState(this.#db, this.dir);
+      return readState(this.#db, this.dir, this.#sealing);
     });
   }
 
@@ -212,13 +238,17 @@ export class RaftStorage {
       let keepTail = false;
       if (lastIndex > index) {
         const stored = await this.#db.get(entryKey(index));
-        keepTail = stored !== undefined && decodeEntry(stored).term === term;
+        keepTail = stored !== undefined && decodeEntry(this.#sealing.open(stored)).term === term;
       }
       const deleteTo = keepTail ? index : lastIndex;
       for (let i = snapshotIndex + 1; i <= deleteTo; i++) {
         ops.push({ type: 'del', key: entryKey(i) });
       }
-      ops.push({ type: 'put', key: KEY_SNAPSHOT, value: encodeSnapshot(snapshot) });
+      ops.push({
+        type: 'put',
+        key: KEY_SNAPSHOT,
+        value: this.#sealing.seal(Buffer.from(encodeSnapshot(snapshot))),
+      });
       snapshotIndex = index;
       snapshotTerm = term;
       if (!keepTail) lastIndex = index;
@@ -253,7 +283,7 @@ export class RaftStorage {
         const key = buf.subarray(off, off + ENTRY_KEY_BYTES);
         off += ENTRY_KEY_BYTES;
         const len = writeEntryValue(buf, off, e);
-        ops.push({ type: 'put', key, value: buf.subarray(off, off + len) });
+        ops.push({ type: 'put', key, value: this.#sealing.seal(buf.subarray(off, off + len)) });
         off += len;
       }
       lastIndex = newLast;
@@ -273,7 +303,8 @@ export class RaftStorage {
       throw new Error(`cannot compact to ${index}: the log ends at ${this.#lastIndex}`);
     }
     const stored = await this.#db.get(entryKey(index));
-    const storedTerm = stored === undefined ? undefined : decodeEntry(stored).term;
+    const storedTerm =
+      stored === undefined ? undefined : decodeEntry(this.#sealing.open(stored)).term;
     if (storedTerm !== term) {
       throw new Error(
         `snapshot at ${index} has term ${term} but the log has term ${storedTerm} there`,
@@ -283,7 +314,11 @@ export class RaftStorage {
     for (let i = this.#snapshotIndex + 1; i <= index; i++) {
       ops.push({ type: 'del', key: entryKey(i) });
     }
-    ops.push({ type: 'put', key: KEY_SNAPSHOT, value: encodeSnapshot(snapshot) });
+    ops.push({
+      type: 'put',
+      key: KEY_SNAPSHOT,
+      value: this.#sealing.seal(Buffer.from(encodeSnapshot(snapshot))),
+    });
     await this.#write(ops);
     this.#opened = null;
     this.#snapshotIndex = index;
@@ -338,10 +373,17 @@ interface IdentityRecord {
   format: number;
   clusterId: string;
   nodeId: string;
+  /** Entry and snapshot values are sealed; absent in stores written before encryption. */
+  encrypted?: boolean;
 }
 
 /** Returns true when the store was empty and has just been stamped with `identity`. */
-async function checkIdentity(db: Db, dir: string, identity: StorageIdentity): Promise<boolean> {
+async function checkIdentity(
+  db: Db,
+  dir: string,
+  identity: StorageIdentity,
+  encrypted: boolean,
+): Promise<boolean> {
   const raw = await db.get(KEY_IDENTITY);
   if (raw === undefined) {
     for await (const _ of db.keys({ limit: 1 })) {
@@ -351,6 +393,7 @@ async function checkIdentity(db: Db, dir: string, identity: StorageIdentity): Pr
       format: FORMAT_VERSION,
       clusterId: identity.clusterId,
       nodeId: identity.nodeId,
+      encrypted,
     };
     await db.put(KEY_IDENTITY, Buffer.from(JSON.stringify(record)), SYNC);
     return true;
@@ -382,11 +425,18 @@ async function checkIdentity(db: Db, dir: string, identity: StorageIdentity): Pr
       `the data dir ${dir} belongs to node ${record.nodeId} of cluster ${record.clusterId}, but this is node ${identity.nodeId} of cluster ${identity.clusterId}: use another --data-dir, or remove ${dir} if its contents are no longer needed`,
     );
   }
+  if ((record.encrypted ?? false) !== encrypted) {
+    throw new DataDirError(
+      record.encrypted
+        ? `the raft store in ${dir} is encrypted, and no key was given to open it`
+        : `the raft store in ${dir} is not encrypted, but it was opened with a key`,
+    );
+  }
   return false;
 }
 
 /** Reads the whole state and refuses it unless it is consistent. */
-async function readState(db: Db, dir: string): Promise<StoredState> {
+async function readState(db: Db, dir: string, sealing: Sealing): Promise<StoredState> {
   const [rawHardState, rawSnapshot] = await db.getMany([KEY_HARD_STATE, KEY_SNAPSHOT]);
   let hardState = initialHardState;
   if (rawHardState !== undefined) {
@@ -398,8 +448,9 @@ async function readState(db: Db, dir: string): Promise<StoredState> {
   }
   let snapshot: Snapshot | null = null;
   if (rawSnapshot !== undefined) {
+    const opened = sealing.open(rawSnapshot);
     try {
-      snapshot = decodeSnapshot(rawSnapshot);
+      snapshot = decodeSnapshot(opened);
     } catch (err) {
       throw corrupt(dir, `the snapshot cannot be decoded (${messageOf(err)})`, err);
     }
@@ -415,7 +466,7 @@ async function readState(db: Db, dir: string): Promise<StoredState> {
     let entry: Entry;
     try {
       keyIndex = decodeEntryKey(key);
-      entry = decodeEntry(value);
+      entry = decodeEntry(sealing.open(value));
     } catch (err) {
       if (!(err instanceof CodecError)) throw err;
       throw corrupt(
@@ -457,4 +508,19 @@ async function readState(db: Db, dir: string): Promise<StoredState> {
     );
   }
   return { hardState, snapshot, entries };
+}
+
+/** A cipher as the store uses it: a value that does not open is a corrupt (or foreign) store. */
+function sealingWith(cipher: ValueCipher, dir: string): Sealing {
+  return {
+    seal: (b) => cipher.seal(b),
+    open: (b) => {
+      try {
+        return cipher.open(b);
+      } catch (err) {
+        if (!(err instanceof ValueCipherError)) throw err;
+        throw corrupt(dir, `a value does not decrypt with the store's key (${err.message})`, err);
+      }
+    },
+  };
 }

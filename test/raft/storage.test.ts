@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import {
 } from '../../src/raft/codec.ts';
 import { initialHardState, RaftStorage } from '../../src/raft/storage.ts';
 import type { Entry, Snapshot } from '../../src/raft/types.ts';
+import { aesGcmCipher } from '../../src/raft/value-cipher.ts';
 
 const me = { clusterId: 'cluster-a', nodeId: 'n1' };
 
@@ -347,5 +349,68 @@ for (let i = 1; ; i++) {
     }
     assert.ok(loaded.hardState.commit >= seen - 1);
     await s.close();
+  });
+});
+
+describe('RaftStorage encrypted at rest', () => {
+  const key = randomBytes(32);
+  const sealed = () => ({ cipher: aesGcmCipher(key) });
+
+  it('keeps entries and snapshots sealed on disk and reads them back with the key', async () => {
+    const dir = freshDir();
+    const s = await RaftStorage.open(dir, me, sealed());
+    await s.save({
+      hardState: { term: 1, vote: 'n1', commit: 6 },
+      entries: entries(1, 8, 1).map((e) => entry(e.index, e.term, `secret-${e.index}`)),
+    });
+    await s.compact(snapshot(4, 1, 'secret-state'));
+    // A conflicting suffix is still found by term through the seal.
+    await s.save({ entries: [entry(7, 2, 'secret-7b')] });
+    await s.close();
+
+    await tamper(dir, async (db) => {
+      for await (const [, value] of db.iterator()) {
+        assert.ok(!value.toString('latin1').includes('secret'), 'no plaintext value on disk');
+      }
+    });
+
+    const again = await RaftStorage.open(dir, me, sealed());
+    const loaded = await again.load();
+    assert.equal(Buffer.from(loaded.snapshot!.data).toString(), 'secret-state');
+    assert.deepEqual(
+      loaded.entries.map((e) => [e.index, e.term, Buffer.from(e.data).toString()]),
+      [
+        [5, 1, 'secret-5'],
+        [6, 1, 'secret-6'],
+        [7, 2, 'secret-7b'],
+      ],
+    );
+    await again.close();
+  });
+
+  it('refuses to open an encrypted store without its key, or with another key', async () => {
+    const dir = freshDir();
+    const s = await RaftStorage.open(dir, me, sealed());
+    await s.save({ hardState: { term: 1, vote: 'n1', commit: 1 }, entries: entries(1, 1, 1) });
+    await s.close();
+
+    await assert.rejects(
+      RaftStorage.open(dir, me),
+      (err: unknown) => err instanceof DataDirError && /is encrypted, and no key/.test(err.message),
+    );
+    await assert.rejects(
+      RaftStorage.open(dir, me, { cipher: aesGcmCipher(randomBytes(32)) }),
+      (err: unknown) =>
+        err instanceof DataDirError && /does not decrypt with the store's key/.test(err.message),
+    );
+  });
+
+  it('refuses a plain store opened with a key', async () => {
+    const dir = freshDir();
+    await (await RaftStorage.open(dir, me)).close();
+    await assert.rejects(
+      RaftStorage.open(dir, me, sealed()),
+      (err: unknown) => err instanceof DataDirError && /not encrypted/.test(err.message),
+    );
   });
 });
