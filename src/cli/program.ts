@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { orcaVersion } from '../api/version.ts';
 import { InterruptedError, OrcaError } from '../errors.ts';
 import { DEFAULT_HOST } from './control-client.ts';
 import { addDemoCommands } from './demo.ts';
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError('(run with --help for usage)')
     .option('-H, --host <url>', `the daemon to talk to (default: $ORCA_HOST, else ${DEFAULT_HOST})`)
+    .version(`orca version ${orcaVersion}`, '-v, --version', 'print the version and exit')
     .exitOverride();
   addSwarmCommands(program);
   addNodeCommands(program);

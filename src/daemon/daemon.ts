@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Info } from '../api/control-wire.ts';
+import { orcaVersion } from '../api/version.ts';
 import { OrcaError } from '../errors.ts';
 import { serviceControl } from '../manager/controlapi/index.ts';
 import { HostDescriber } from '../worker/host-description.ts';
@@ -19,12 +19,6 @@ export interface DaemonOptions {
   /** How often this node reports its description and usage (default 10 s). */
   readonly nodeReportIntervalMs?: number;
 }
-
-export const orcaVersion: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  }
-).version;
 
 export interface RunningDaemon {
   readonly swarm: Swarm;
