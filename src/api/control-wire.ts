@@ -240,32 +240,6 @@ export interface JsonMessage {
 
 export { CONTROL_SERVICE_PATH, ORCA_CODE_KEY } from './control-names.ts';
 
-/** gRPC status for each orca error code; anything else is UNKNOWN. */
-export function grpcStatusFor(code: string): grpc.status {
-  switch (code) {
-    case 'ORCA_BAD_REQUEST':
-      return grpc.status.INVALID_ARGUMENT;
-    case 'ORCA_NOT_FOUND':
-      return grpc.status.NOT_FOUND;
-    case 'ORCA_CONFLICT':
-      return grpc.status.ABORTED;
-    case 'ORCA_EXISTS':
-    case 'ORCA_NAME_TAKEN':
-      return grpc.status.ALREADY_EXISTS;
-    case 'ORCA_NOT_LEADER':
-    case 'ORCA_PROPOSAL_DROPPED':
-    case 'ORCA_STOPPED':
-      return grpc.status.UNAVAILABLE;
-    case 'ORCA_PROPOSAL_UNKNOWN':
-      return grpc.status.DEADLINE_EXCEEDED;
-    case 'ORCA_SERVICE_MODE':
-    case 'ORCA_NO_PREVIOUS_SPEC':
-      return grpc.status.FAILED_PRECONDITION;
-    default:
-      return code.startsWith('ORCA_SWARM') ? grpc.status.FAILED_PRECONDITION : grpc.status.UNKNOWN;
-  }
-}
-
 const packageDefinition = protoLoader.loadSync(
   fileURLToPath(new URL('../../protos/control.proto', import.meta.url)),
   { keepCase: true, longs: Number, defaults: true, arrays: true, oneofs: false },

@@ -8,6 +8,7 @@ import { createCsr } from '../../src/ca/csr.ts';
 import { issueNodeCertificate } from '../../src/ca/issue.ts';
 import { createNodeKey } from '../../src/ca/keys.ts';
 import { createRootCa } from '../../src/ca/root-ca.ts';
+import { CertificateError } from '../../src/errors.ts';
 import { addDays, CLUSTER_ID, MANAGER_ID, WORKER_ID } from './fixtures.ts';
 
 const ca = await createRootCa({ clusterId: CLUSTER_ID });
@@ -133,6 +134,28 @@ describe('issueNodeCertificate', () => {
         clusterId: CLUSTER_ID,
       }),
       /the certificate request's signature does not match its public key: it was altered/,
+    );
+  });
+
+  it('refuses a CSR whose public key is damaged, as a bad CSR', async () => {
+    const csrPem = await createCsr(keyPem);
+    const der = Buffer.from(new x509.Pkcs10CertificateRequest(csrPem).rawData);
+    const ownKey = createPublicKey(keyPem).export({ format: 'der', type: 'spki' });
+    const at = der.indexOf(ownKey);
+    assert.ok(at > 0);
+    // The point's last coordinate byte changed: it is no longer on the curve.
+    const last = at + ownKey.length - 1;
+    der.writeUInt8(der.readUInt8(last) ^ 0xff, last);
+    const damaged = new x509.Pkcs10CertificateRequest(der).toString('pem');
+    await assert.rejects(
+      issueNodeCertificate(ca, damaged, {
+        nodeId: WORKER_ID,
+        role: 'worker',
+        clusterId: CLUSTER_ID,
+      }),
+      (err: unknown) =>
+        err instanceof CertificateError &&
+        /the certificate request's public key cannot be read/.test(err.message),
     );
   });
 
