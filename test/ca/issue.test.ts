@@ -115,16 +115,21 @@ describe('issueNodeCertificate', () => {
     );
   });
 
-  it('refuses a CSR whose public key was swapped on the way', async () => {
-    const csrPem = await createCsr(keyPem);
-    const der = Buffer.from(new x509.Pkcs10CertificateRequest(csrPem).rawData);
+  /** A CSR of `keyPem` as bytes, and where its public key (SPKI, `length` bytes) starts. */
+  async function csrBytes(): Promise<{ der: Buffer; at: number; length: number }> {
+    const der = Buffer.from(new x509.Pkcs10CertificateRequest(await createCsr(keyPem)).rawData);
     const ownKey = createPublicKey(keyPem).export({ format: 'der', type: 'spki' });
+    const at = der.indexOf(ownKey);
+    assert.ok(at > 0);
+    return { der, at, length: ownKey.length };
+  }
+
+  it('refuses a CSR whose public key was swapped on the way', async () => {
+    const { der, at } = await csrBytes();
     const otherKey = createPublicKey(createNodeKey().keyPem).export({
       format: 'der',
       type: 'spki',
     });
-    const at = der.indexOf(ownKey);
-    assert.ok(at > 0);
     otherKey.copy(der, at);
     const tampered = new x509.Pkcs10CertificateRequest(der).toString('pem');
     await assert.rejects(
@@ -138,13 +143,9 @@ describe('issueNodeCertificate', () => {
   });
 
   it('refuses a CSR whose public key is damaged, as a bad CSR', async () => {
-    const csrPem = await createCsr(keyPem);
-    const der = Buffer.from(new x509.Pkcs10CertificateRequest(csrPem).rawData);
-    const ownKey = createPublicKey(keyPem).export({ format: 'der', type: 'spki' });
-    const at = der.indexOf(ownKey);
-    assert.ok(at > 0);
+    const { der, at, length } = await csrBytes();
     // The point's last coordinate byte changed: it is no longer on the curve.
-    const last = at + ownKey.length - 1;
+    const last = at + length - 1;
     der.writeUInt8(der.readUInt8(last) ^ 0xff, last);
     const damaged = new x509.Pkcs10CertificateRequest(der).toString('pem');
     await assert.rejects(
