@@ -284,8 +284,14 @@ describe('a worker joining a swarm (daemons, CLI, Docker)', () => {
     );
     assert.deepEqual(await waitWorkerRuns(), before, 'same tasks, same containers');
     // The manager's own worker adopts only the containers labelled with its node id.
+    const sessions = () => worker.stderr.split('"msg":"dispatcher session open"').length - 1;
+    const opened = sessions();
     assert.deepEqual(await manager.stop('SIGTERM'), { code: 0, signal: null });
     await manager.start();
+    await waitFor(() => sessions() > opened, {
+      timeoutMs: 20_000,
+      what: 'the worker back in session with the restarted manager',
+    });
     assert.deepEqual(await waitWorkerRuns(), before, 'the manager left them alone');
   });
 

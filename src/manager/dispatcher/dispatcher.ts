@@ -8,7 +8,9 @@
 //
 // Leader-only, as Swarm's: while this manager is not the leader it refuses sessions (the
 // worker retries, and finds the leader once joining other managers exists), and losing
-// leadership ends every session without marking any node down: the next leader decides.
+// leadership ends every session without marking any node down: the next leader decides. It
+// gives every node not already down the same grace to open a session with it (a manager
+// restarted is a new leader too): a node that never comes back must not stay ready.
 
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -115,6 +117,11 @@ export class Dispatcher implements ReconcileLoop {
     const onAbort = () => term.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) term.abort();
+    for (const node of this.#store.view((tx) => tx.nodes.all())) {
+      if (node.status.state !== 'down') {
+        this.#downUnlessBack(node.meta.id, 'no session since this manager became the leader');
+      }
+    }
     try {
       await new Promise<void>((resolve) => {
         if (term.signal.aborted) resolve();
@@ -235,11 +242,12 @@ export class Dispatcher implements ReconcileLoop {
     if (this.#sessions.get(session.nodeId) !== session) return;
     this.#sessions.delete(session.nodeId);
     if (down === null || this.#term === null) return;
-    const nodeId = session.nodeId;
-    if (down === 'now') {
-      void this.setNodeState(nodeId, 'down', reason);
-      return;
-    }
+    if (down === 'now') void this.setNodeState(session.nodeId, 'down', reason);
+    else this.#downUnlessBack(session.nodeId, reason);
+  }
+
+  /** Marks the node down after the grace, unless a session of its opens before. */
+  #downUnlessBack(nodeId: string, reason: string): void {
     const timer = setTimeout(() => {
       this.#downTimers.delete(nodeId);
       if (this.#term !== null && !this.#sessions.has(nodeId)) {

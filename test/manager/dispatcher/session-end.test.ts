@@ -98,3 +98,37 @@ describe('the end of a worker session', () => {
     assert.ok(down - ended >= GRACE_MS, `down ${down - ended} ms after the end`);
   });
 });
+
+describe('a new leader', () => {
+  it('marks down, after the grace, a node whose session never comes back to it', async () => {
+    const store = new Store({ proposer: null });
+    const { ready, down } = (
+      await store.update((tx) => ({
+        ready: tx.nodes.create(newNode('gone')).meta.id,
+        down: tx.nodes.create({
+          ...newNode('long gone'),
+          status: { state: 'down', message: 'earlier', addr: '' },
+        }).meta.id,
+      }))
+    ).value;
+    const leading = new AbortController();
+    const dispatcher = new Dispatcher({ store, heartbeatMs: HEARTBEAT_MS });
+    const started = Date.now();
+    const running = dispatcher.run(leading.signal);
+    try {
+      const node = await waitFor(
+        () => {
+          const n = store.view((tx) => tx.nodes.get(ready));
+          return n?.status.state === 'down' ? n : null;
+        },
+        { what: 'the node down' },
+      );
+      assert.ok(Date.now() - started >= GRACE_MS, 'not before the grace');
+      assert.equal(node.status.message, 'no session since this manager became the leader');
+      assert.equal(store.view((tx) => tx.nodes.get(down))?.status.message, 'earlier');
+    } finally {
+      leading.abort();
+      await running;
+    }
+  });
+});
