@@ -307,3 +307,14 @@ export class SwarmLockedError extends OrcaError {
     );
   }
 }
+
+/** A cluster-wide request reached a worker, which holds no cluster state: Docker's words. */
+export class NotManagerError extends OrcaError {
+  constructor() {
+    super(
+      'ORCA_SWARM_NOT_MANAGER',
+      "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster " +
+        'state. Please run this command on a manager node or promote the current node to a manager.',
+    );
+  }
+}

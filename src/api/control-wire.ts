@@ -10,6 +10,7 @@ import type {
   Cluster,
   Node,
   NodeAvailability,
+  NodeRole,
   Service,
   ServiceSpec,
   Task,
@@ -31,6 +32,37 @@ export interface SwarmUpdateRequest {
 export interface SwarmInitResponse {
   readonly nodeId: string;
   readonly clusterId: string;
+}
+
+export interface SwarmJoinRequest {
+  readonly token: string;
+  /** A manager's cluster address, host[:port] (port 2377 when absent). */
+  readonly remoteAddr: string;
+  readonly advertiseAddr?: string;
+  readonly listenAddr?: string;
+}
+
+export interface SwarmJoinResponse {
+  readonly nodeId: string;
+  readonly role: NodeRole;
+  /**
+   * Whether the node's first dispatcher session opened while the call waited; if not, it goes
+   * on trying in the background.
+   */
+  readonly sessionOpen: boolean;
+}
+
+export interface SwarmJoinTokenRequest {
+  readonly role: NodeRole;
+  /** Replace the role's token first: the old one admits nobody from then on. */
+  readonly rotate?: boolean;
+}
+
+export interface SwarmJoinTokenResponse {
+  readonly role: NodeRole;
+  readonly token: string;
+  /** This manager's cluster address, which the joining node is to dial. */
+  readonly managerAddr: string;
 }
 
 export interface SwarmLeaveRequest {
@@ -72,6 +104,8 @@ export interface Info {
   readonly message: string;
   readonly nodeId: string;
   readonly isManager: boolean;
+  /** The cluster addresses of the managers this node knows: a worker's is the one it joined. */
+  readonly managerAddresses: readonly string[];
   readonly clusterId: string;
   readonly cluster: Cluster | null;
   readonly managers: number;
@@ -185,6 +219,8 @@ export interface ServiceLogsMessage {
 /** Every method: its request and response bodies. */
 export interface ControlMethods {
   SwarmInit: { req: SwarmInitRequest; res: SwarmInitResponse };
+  SwarmJoin: { req: SwarmJoinRequest; res: SwarmJoinResponse };
+  SwarmJoinToken: { req: SwarmJoinTokenRequest; res: SwarmJoinTokenResponse };
   SwarmLeave: { req: SwarmLeaveRequest; res: Empty };
   SwarmUpdate: { req: SwarmUpdateRequest; res: Cluster };
   Info: { req: Empty; res: Info };
@@ -225,6 +261,8 @@ export type ServiceMethod = (typeof serviceMethods)[number];
 
 export const controlMethods: readonly ControlMethod[] = [
   'SwarmInit',
+  'SwarmJoin',
+  'SwarmJoinToken',
   'SwarmLeave',
   'SwarmUpdate',
   'Info',
@@ -239,32 +277,6 @@ export interface JsonMessage {
 }
 
 export { CONTROL_SERVICE_PATH, ORCA_CODE_KEY } from './control-names.ts';
-
-/** gRPC status for each orca error code; anything else is UNKNOWN. */
-export function grpcStatusFor(code: string): grpc.status {
-  switch (code) {
-    case 'ORCA_BAD_REQUEST':
-      return grpc.status.INVALID_ARGUMENT;
-    case 'ORCA_NOT_FOUND':
-      return grpc.status.NOT_FOUND;
-    case 'ORCA_CONFLICT':
-      return grpc.status.ABORTED;
-    case 'ORCA_EXISTS':
-    case 'ORCA_NAME_TAKEN':
-      return grpc.status.ALREADY_EXISTS;
-    case 'ORCA_NOT_LEADER':
-    case 'ORCA_PROPOSAL_DROPPED':
-    case 'ORCA_STOPPED':
-      return grpc.status.UNAVAILABLE;
-    case 'ORCA_PROPOSAL_UNKNOWN':
-      return grpc.status.DEADLINE_EXCEEDED;
-    case 'ORCA_SERVICE_MODE':
-    case 'ORCA_NO_PREVIOUS_SPEC':
-      return grpc.status.FAILED_PRECONDITION;
-    default:
-      return code.startsWith('ORCA_SWARM') ? grpc.status.FAILED_PRECONDITION : grpc.status.UNKNOWN;
-  }
-}
 
 const packageDefinition = protoLoader.loadSync(
   fileURLToPath(new URL('../../protos/control.proto', import.meta.url)),

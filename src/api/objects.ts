@@ -270,11 +270,23 @@ export interface Cluster {
    * in clusters created before orca had a CA, until their next start adds it.
    */
   readonly rootCa?: { readonly certPem: string; readonly keyPem: string };
+  /**
+   * What a node must present to join (`ORCA-1-<CA digest>-<secret>`), one per role, as Swarm's
+   * JoinTokens. Secret: a client sees them only through `swarm join-token`, never in the
+   * cluster object (publicCluster() drops them). Absent only in clusters created before orca
+   * had them, until their next start adds them.
+   */
+  readonly joinTokens?: JoinTokens;
 }
 
-/** The cluster as clients see it: the root CA's certificate, its key blanked (''). */
+export interface JoinTokens {
+  readonly worker: string;
+  readonly manager: string;
+}
+
+/** The cluster as clients see it: the root CA's certificate, its key blanked (''), no tokens. */
 export function publicCluster(cluster: Cluster): Cluster {
-  const { rootCa, ...rest } = cluster;
+  const { rootCa, joinTokens: _secret, ...rest } = cluster;
   return rootCa === undefined ? rest : { ...rest, rootCa: { certPem: rootCa.certPem, keyPem: '' } };
 }
 

@@ -3,8 +3,7 @@
 // runs the same Node, so nothing needs the older versions, and 1.3 encrypts the certificates
 // themselves (node ids and roles are not shown to the network).
 
-import type { PeerCertificate } from 'node:tls';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { CertificateError } from '../errors.ts';
 import { type NodeIdentity, nodeIdentity } from './identity.ts';
@@ -28,14 +27,19 @@ const MIN_TLS_VERSION = 'TLSv1.3';
 /**
  * grpc-js's `ServerCredentials.createSsl` has no say over the TLS version. Its abstract class
  * takes the options handed to `http2.createSecureServer` and to the server's secure context,
- * so a subclass sets them all: client certificates required and checked against the CA alone
- * (not the system's roots), TLS 1.3 at least. The TLS 1.2 test guards this against grpc-js
- * changing how it uses them.
+ * so a subclass sets them all: TLS 1.3 at least, a client certificate asked for and checked
+ * against the CA alone (not the system's roots), but not required. The cluster port is one
+ * port for everyone, as Swarm's 2377: a node joining has no certificate yet and must reach the
+ * CA service there. So the handshake lets a caller without a certificate (or with one this CA
+ * did not sign) through, grpc-js then hands its handlers no peer certificate, and every
+ * service that is not for strangers refuses such a call itself: Raft through
+ * `managerPeerProblem`, the dispatcher through `callerIdentity`. The TLS 1.2 test guards this
+ * against grpc-js changing how it uses the options.
  */
-class MutualTlsServerCredentials extends grpc.ServerCredentials {
+class ClusterPortCredentials extends grpc.ServerCredentials {
   constructor(material: NodeTlsMaterial) {
     super(
-      { requestCert: true, rejectUnauthorized: true },
+      { requestCert: true, rejectUnauthorized: false },
       {
         ca: material.caCertPem,
         cert: material.certPem,
@@ -51,7 +55,7 @@ class MutualTlsServerCredentials extends grpc.ServerCredentials {
 }
 
 export function nodeServerCredentials(material: NodeTlsMaterial): grpc.ServerCredentials {
-  return new MutualTlsServerCredentials(material);
+  return new ClusterPortCredentials(material);
 }
 
 export interface NodeClientTls {
@@ -76,9 +80,38 @@ export function nodeClientTls(
     key: material.keyPem,
     minVersion: MIN_TLS_VERSION,
   });
+  return clientTls(context, expected, (certificate) =>
+    serverIdentityProblem(certificate, material.caCertPem, expected),
+  );
+}
+
+/**
+ * For a node joining, which has no certificate of its own yet. With the cluster's CA (once the
+ * join token vouched for it) the server must be a manager of that CA. Without one (`null`,
+ * only to fetch that CA) any server passes: what it hands over is believed only if its digest
+ * is the token's, so nothing it says before that is trusted.
+ */
+export function joiningClientTls(caCertPem: string | null): NodeClientTls {
+  const manager: ExpectedPeer = { role: 'manager' };
+  if (caCertPem === null) {
+    const context = createSecureContext({ minVersion: MIN_TLS_VERSION });
+    return clientTls(context, manager, () => undefined, false);
+  }
+  const context = createSecureContext({ ca: caCertPem, minVersion: MIN_TLS_VERSION });
+  return clientTls(context, manager, (certificate) =>
+    serverIdentityProblem(certificate, caCertPem, manager),
+  );
+}
+
+function clientTls(
+  context: SecureContext,
+  expected: ExpectedPeer,
+  check: (certificate: PeerCertificate) => Error | undefined,
+  verifyChain = true,
+): NodeClientTls {
   const credentials = grpc.credentials.createFromSecureContext(context, {
-    checkServerIdentity: (_hostname, certificate) =>
-      serverIdentityProblem(certificate, material.caCertPem, expected),
+    checkServerIdentity: (_hostname, certificate) => check(certificate),
+    ...(verifyChain ? {} : { rejectUnauthorized: false }),
   });
   return {
     credentials,

@@ -6,6 +6,7 @@ export {
   type CallWithAuthContext,
   callerIdentity,
   type ExpectedPeer,
+  joiningClientTls,
   managerPeerProblem,
   type NodeClientTls,
   type NodeTlsMaterial,

@@ -54,7 +54,7 @@ export async function issueNodeCertificate(
   assertPositiveDays(validityDays);
 
   const csr = parseCsr(csrPem);
-  if (!(await csr.verify())) {
+  if (!(await verifyCsr(csr))) {
     throw new CertificateError(
       "the certificate request's signature does not match its public key: " +
         'it was altered, or signed by another key than the one it carries',
@@ -110,6 +110,18 @@ function parseCsr(csrPem: string): x509.Pkcs10CertificateRequest {
   } catch (error) {
     throw new CertificateError(
       `the certificate request is not a PKCS#10 CSR in PEM (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+}
+
+/** A CSR that parses can still carry a key WebCrypto cannot read: that is a bad CSR too. */
+async function verifyCsr(csr: x509.Pkcs10CertificateRequest): Promise<boolean> {
+  try {
+    return await csr.verify();
+  } catch (error) {
+    throw new CertificateError(
+      `the certificate request's public key cannot be read (${(error as Error).message})`,
       { cause: error },
     );
   }

@@ -8,13 +8,11 @@ export function formatInfo(i: Info): string {
   const lines = [`Swarm: ${i.swarm}`];
   if (i.message !== '') lines.push(` Message: ${i.message}`);
   if (i.swarm !== 'inactive') {
-    lines.push(
-      ` NodeID: ${i.nodeId}`,
-      ` Is Manager: ${i.isManager}`,
-      ` ClusterID: ${i.clusterId}`,
-      ` Managers: ${i.managers}`,
-      ` Nodes: ${i.nodes}`,
-    );
+    lines.push(` NodeID: ${i.nodeId}`, ` Is Manager: ${i.isManager}`);
+    // As Docker's: a worker holds no cluster state, so it has no counts or settings to show.
+    if (i.isManager) {
+      lines.push(` ClusterID: ${i.clusterId}`, ` Managers: ${i.managers}`, ` Nodes: ${i.nodes}`);
+    }
     if (i.cluster !== null) {
       lines.push(
         ' Orchestration:',
@@ -33,7 +31,9 @@ export function formatInfo(i: Info): string {
         `  Applied Index: ${i.raft.applied}`,
       );
     }
-    lines.push(` Node Address: ${i.advertiseAddr}`, ` Listen Address: ${i.listenAddr}`);
+    if (i.advertiseAddr !== '') lines.push(` Node Address: ${i.advertiseAddr}`);
+    if (i.isManager) lines.push(` Listen Address: ${i.listenAddr}`);
+    lines.push(' Manager Addresses:', ...i.managerAddresses.map((a) => `  ${a}`));
   }
   lines.push(
     `Orca Version: ${i.orcaVersion}`,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { SwarmUpdateRequest } from '../api/control-wire.ts';
-import { InvalidFlagsError, OrcaError } from '../errors.ts';
+import type { SwarmJoinTokenResponse, SwarmUpdateRequest } from '../api/control-wire.ts';
+import { InvalidFlagsError, NotManagerError, OrcaError } from '../errors.ts';
 import { hostOf } from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { parseDuration } from './service-spec/durations.ts';
@@ -41,6 +41,8 @@ export function addSwarmCommands(program: Command): void {
       `
 Examples:
   orca swarm init --advertise-addr 10.0.0.5
+  orca swarm join-token worker
+  orca swarm join --token ORCA-1-... 10.0.0.5:2377
   orca swarm leave --force`,
     );
 
@@ -70,12 +72,95 @@ Examples:
     )
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const settings = clusterSettings(o);
-      const res = await callDaemon(hostOf(cmd), 'SwarmInit', {
+      const host = hostOf(cmd);
+      const res = await callDaemon(host, 'SwarmInit', {
         ...settings,
         ...(o.advertiseAddr === undefined ? {} : { advertiseAddr: o.advertiseAddr }),
         ...(o.listenAddr === undefined ? {} : { listenAddr: o.listenAddr }),
       });
-      process.stdout.write(`Swarm initialized: current node (${res.nodeId}) is now a manager.\n`);
+      process.stdout.write(`Swarm initialized: current node (${res.nodeId}) is now a manager.\n\n`);
+      // As Docker's: the worker's join command, and where to find the manager's.
+      const worker = await callDaemon(host, 'SwarmJoinToken', { role: 'worker' });
+      process.stdout.write(
+        `${joinInstructions(worker)}To add a manager to this swarm, run 'orca swarm join-token manager' and follow the instructions.\n\n`,
+      );
+    });
+
+  swarm
+    .command('join')
+    .description('join a swarm as a node, through one of its managers')
+    .argument('<HOST:PORT>', "a manager's cluster address (port 2377 when absent)")
+    .requiredOption(
+      '--token <token>',
+      'the join token (orca swarm join-token worker, on a manager)',
+    )
+    .option(
+      '--advertise-addr <host[:port]>',
+      'address other nodes reach this one at (default: the address it dials the manager from)',
+    )
+    .option(
+      '--listen-addr <host:port>',
+      "cluster address to listen on once a manager (default: the daemon's --listen-addr, 0.0.0.0:2377)",
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca swarm join --token ORCA-1-... 10.0.0.5:2377
+  orca swarm join --token "$(ssh manager orca swarm join-token -q worker)" 10.0.0.5
+  orca swarm join --token ORCA-1-... --advertise-addr 10.0.0.7 10.0.0.5:2377`,
+    )
+    .action(
+      async (
+        remoteAddr: string,
+        o: { token: string; advertiseAddr?: string; listenAddr?: string },
+        cmd: Command,
+      ) => {
+        const res = await callDaemon(hostOf(cmd), 'SwarmJoin', {
+          token: o.token,
+          remoteAddr,
+          ...(o.advertiseAddr === undefined ? {} : { advertiseAddr: o.advertiseAddr }),
+          ...(o.listenAddr === undefined ? {} : { listenAddr: o.listenAddr }),
+        });
+        process.stdout.write(
+          res.sessionOpen
+            ? `This node joined a swarm as a ${res.role}.\n`
+            : 'Timeout was reached before node joined. The attempt to join the swarm will continue ' +
+                'in the background. Use the "orca info" command to see the current swarm status of your node.\n',
+        );
+      },
+    );
+
+  swarm
+    .command('join-token')
+    .description('print the command (or with -q the token) that joins a node as ROLE')
+    .argument('<role>', 'worker or manager')
+    .option('-q, --quiet', 'print the token only')
+    .option('--rotate', "replace the role's token: the old one admits nobody from now on")
+    .addHelpText(
+      'after',
+      `
+Nodes that joined with a rotated token stay in the swarm.
+
+Examples:
+  orca swarm join-token worker
+  orca swarm join-token -q worker
+  orca swarm join-token --rotate worker`,
+    )
+    .action(async (role: string, o: { quiet?: boolean; rotate?: boolean }, cmd: Command) => {
+      if (role !== 'worker' && role !== 'manager') {
+        throw new InvalidFlagsError([`role: "${role}" is not a role; give worker or manager`]);
+      }
+      const res = await callDaemon(hostOf(cmd), 'SwarmJoinToken', {
+        role,
+        rotate: o.rotate === true,
+      });
+      if (o.quiet === true) {
+        process.stdout.write(`${res.token}\n`);
+        return;
+      }
+      if (o.rotate === true) process.stdout.write(`Successfully rotated ${role} join token.\n\n`);
+      process.stdout.write(joinInstructions(res));
     });
 
   swarm
@@ -133,6 +218,7 @@ Examples:
     )
     .action(async (_o: unknown, cmd: Command) => {
       const info = await callDaemon(hostOf(cmd), 'Info', {});
+      if (info.swarm === 'active' && !info.isManager) throw new NotManagerError();
       const certPem = info.cluster?.rootCa?.certPem;
       if (certPem === undefined) {
         throw new OrcaError(
@@ -144,4 +230,12 @@ Examples:
       }
       process.stdout.write(certPem.endsWith('\n') ? certPem : `${certPem}\n`);
     });
+}
+
+/** What Docker prints for a join token: the command to run on the node to add. */
+function joinInstructions(t: SwarmJoinTokenResponse): string {
+  return (
+    `To add a ${t.role} to this swarm, run the following command:\n\n` +
+    `    orca swarm join --token ${t.token} ${t.managerAddr}\n\n`
+  );
 }

@@ -12,10 +12,9 @@ import {
   type ControlStreams,
   controlMethods,
   controlStreamMethods,
-  grpcStatusFor,
   type JsonMessage,
-  ORCA_CODE_KEY,
 } from '../api/control-wire.ts';
+import { errorStatus } from '../api/grpc-errors.ts';
 import { OrcaError } from '../errors.ts';
 import type { Logger } from './logger.ts';
 
@@ -173,7 +172,7 @@ function handler<M extends ControlMethod>(
   return (call, callback) => {
     const req = parseBody(method, call.request.json);
     if (req instanceof OrcaError) {
-      callback(toStatus(req));
+      callback(errorStatus(req));
       return;
     }
     const serve = impl[method] as (
@@ -183,7 +182,7 @@ function handler<M extends ControlMethod>(
       (res) => callback(null, { json: JSON.stringify(res) }),
       (err: unknown) => {
         logFailure(log, method, err);
-        callback(toStatus(err));
+        callback(errorStatus(err));
       },
     );
   };
@@ -205,7 +204,7 @@ function streamHandler<M extends ControlStreamMethod>(
     call.on('error', () => {});
     const req = parseBody(method, call.request.json);
     if (req instanceof OrcaError) {
-      call.emit('error', toStatus(req));
+      call.emit('error', errorStatus(req));
       return;
     }
     const gone = new AbortController();
@@ -229,7 +228,10 @@ function streamHandler<M extends ControlStreamMethod>(
         () => {
           if (call.cancelled) return;
           if (stopping.aborted) {
-            call.emit('error', toStatus(new OrcaError('ORCA_STOPPED', 'the daemon is stopping')));
+            call.emit(
+              'error',
+              errorStatus(new OrcaError('ORCA_STOPPED', 'the daemon is stopping')),
+            );
           } else {
             call.end();
           }
@@ -237,23 +239,12 @@ function streamHandler<M extends ControlStreamMethod>(
         (err: unknown) => {
           if (call.cancelled) return;
           logFailure(log, method, err);
-          call.emit('error', toStatus(err));
+          call.emit('error', errorStatus(err));
         },
       )
       .finally(() => {
         call.off('cancelled', abort);
         stopping.removeEventListener('abort', abort);
       });
-  };
-}
-
-function toStatus(err: unknown): Partial<grpc.StatusObject> {
-  const code = err instanceof OrcaError ? err.code : 'ORCA_INTERNAL';
-  const metadata = new grpc.Metadata();
-  metadata.set(ORCA_CODE_KEY, code);
-  return {
-    code: grpcStatusFor(code),
-    details: err instanceof Error ? err.message : String(err),
-    metadata,
   };
 }

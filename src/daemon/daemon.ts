@@ -51,6 +51,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       opts.socket,
       {
         SwarmInit: (req) => swarm.init(req),
+        SwarmJoin: (req) => swarm.join(req),
+        SwarmJoinToken: (req) => swarm.joinToken(req),
         SwarmLeave: async (req) => {
           await swarm.leave(req.force === true);
           return {};

@@ -3,7 +3,8 @@
 // anywhere) and its certificate. A manager issues its own certificate from the cluster's CA and
 // keeps the CA's key beside it (0600): Raft's listener needs the certificate before the log,
 // where the cluster keeps the CA, can be read; the Raft data on the same disk holds the same key.
-// Joining nodes will get their certificates through a CSR (issue 4).
+// A node that joins gets its certificate from a manager's CA through a CSR (join.ts) and keeps
+// the same files, less the CA key.
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,20 +46,29 @@ export async function ensureNodeCertificate(
   ca: RootCa,
   subject: NodeSubject,
 ): Promise<NodeCertificateFiles> {
-  const dir = path.join(dataDir, CERTIFICATES_DIR);
-  const existing = await readFiles(dir);
+  const existing = await readNodeCertificate(dataDir);
   if (existing !== null && sameCa(existing.caCertPem, ca.certPem) && fits(existing, subject)) {
     return existing;
   }
   const key = createNodeKey();
   const certPem = await issueNodeCertificate(ca, await createCsr(key.keyPem), subject);
+  const files = { caCertPem: ca.certPem, keyPem: key.keyPem, certPem };
+  await writeNodeCertificate(dataDir, files, subject.role === 'manager' ? ca.keyPem : null);
+  return files;
+}
+
+/** Writes the node's files; `caKeyPem` only on a manager, which signs with it. */
+export async function writeNodeCertificate(
+  dataDir: string,
+  files: NodeCertificateFiles,
+  caKeyPem: string | null,
+): Promise<void> {
+  const dir = path.join(dataDir, CERTIFICATES_DIR);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeAtomically(path.join(dir, KEY_FILE), key.keyPem, 0o600);
-  await writeAtomically(path.join(dir, CERT_FILE), certPem, 0o644);
-  await writeAtomically(path.join(dir, CA_FILE), ca.certPem, 0o644);
-  if (subject.role === 'manager')
-    await writeAtomically(path.join(dir, CA_KEY_FILE), ca.keyPem, 0o600);
-  return { caCertPem: ca.certPem, keyPem: key.keyPem, certPem };
+  await writeAtomically(path.join(dir, KEY_FILE), files.keyPem, 0o600);
+  await writeAtomically(path.join(dir, CERT_FILE), files.certPem, 0o644);
+  await writeAtomically(path.join(dir, CA_FILE), files.caCertPem, 0o644);
+  if (caKeyPem !== null) await writeAtomically(path.join(dir, CA_KEY_FILE), caKeyPem, 0o600);
 }
 
 /** The CA a manager keeps beside its certificate, or null when there is none (a new swarm). */
@@ -94,7 +104,9 @@ function fits(files: NodeCertificateFiles, subject: NodeSubject): boolean {
   }
 }
 
-async function readFiles(dir: string): Promise<NodeCertificateFiles | null> {
+/** The node's files as they are on disk, or null when one is missing. */
+export async function readNodeCertificate(dataDir: string): Promise<NodeCertificateFiles | null> {
+  const dir = path.join(dataDir, CERTIFICATES_DIR);
   try {
     const [caCertPem, keyPem, certPem] = await Promise.all(
       [CA_FILE, KEY_FILE, CERT_FILE].map((f) => readFile(path.join(dir, f), 'utf8')),

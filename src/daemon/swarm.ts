@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { hostOfAddr } from '../api/addr-host.ts';
 import type {
   Info,
   ManagerStatus,
@@ -9,6 +10,10 @@ import type {
   ServiceLogsMessage,
   SwarmInitRequest,
   SwarmInitResponse,
+  SwarmJoinRequest,
+  SwarmJoinResponse,
+  SwarmJoinTokenRequest,
+  SwarmJoinTokenResponse,
   SwarmUpdateRequest,
 } from '../api/control-wire.ts';
 import {
@@ -16,25 +21,35 @@ import {
   type Node,
   type NodeAvailability,
   type NodeDescription,
+  type NodeRole,
   publicCluster,
 } from '../api/objects.ts';
 import {
+  createJoinToken,
+  createJoinTokens,
   createRootCa,
   loadCa,
   managerPeerProblem,
   type NodeTlsMaterial,
   nodeClientTls,
   nodeServerCredentials,
+  parseJoinToken,
   type RootCa,
 } from '../ca/index.ts';
-import { NotLeaderError, OrcaError, ProposalUnknownError, StoreConflictError } from '../errors.ts';
+import {
+  NotLeaderError,
+  NotManagerError,
+  OrcaError,
+  ProposalUnknownError,
+  StoreConflictError,
+} from '../errors.ts';
+import { CaService, newNode, serveCa } from '../manager/ca/index.ts';
 import { Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
 import { LogBroker } from '../manager/logbroker/index.ts';
 import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
 import { RaftNode } from '../raft/node.ts';
 import { newId, Store } from '../store/index.ts';
-import { DockerRuntime } from '../worker/docker-runtime.ts';
-import { WorkerSession } from '../worker/session.ts';
+import type { WorkerSession } from '../worker/session.ts';
 import {
   badFlag,
   DEFAULT_CLUSTER_PORT,
@@ -42,26 +57,25 @@ import {
   parseHostPort,
   resolveAdvertise,
 } from './addr.ts';
+import { requestAdmission } from './join.ts';
 import type { Logger } from './logger.ts';
 import {
   CERTIFICATES_DIR,
   ensureNodeCertificate,
   readManagerCa,
+  readNodeCertificate,
   sameCa,
+  writeNodeCertificate,
 } from './node-certificates.ts';
-
-/** Written once at `swarm init`: who this member is, so that a restart resumes the same member. */
-interface SwarmIdentity {
-  readonly version: 1;
-  readonly clusterId: string;
-  readonly nodeId: string;
-  readonly listenAddr: string;
-  readonly advertiseAddr: string;
-  /** Only for the Cluster object, which a restart re-creates if a crash lost it. */
-  readonly taskHistoryLimit: number;
-  /** Absent in identities written before it could be set at init. */
-  readonly dispatcherHeartbeatMs?: number;
-}
+import {
+  IDENTITY_FILE,
+  type ManagerIdentity,
+  readIdentity,
+  type SwarmIdentity,
+  type WorkerIdentity,
+  writeIdentity,
+} from './swarm-identity.ts';
+import { removeNodeContainers, startWorkerRole } from './worker-role.ts';
 
 export interface SwarmOptions {
   readonly dataDir: string;
@@ -79,8 +93,10 @@ export interface SwarmOptions {
   readonly nodeReportIntervalMs?: number;
 }
 
-interface Member {
-  readonly identity: SwarmIdentity;
+type Member = ManagerMember | WorkerMember;
+
+interface ManagerMember {
+  readonly identity: ManagerIdentity;
   readonly node: RaftNode;
   readonly store: Store;
   /** The CA this manager's certificate came from (from disk, or made for a new swarm). */
@@ -89,6 +105,12 @@ interface Member {
   readonly tls: NodeTlsMaterial;
   /** What runs on top of the store: the leader loops, the dispatcher, the local worker. */
   roles: Roles | null;
+}
+
+/** A worker-only node: no Raft, no store; a dispatcher session to the manager it joined. */
+interface WorkerMember {
+  readonly identity: WorkerIdentity;
+  readonly worker: WorkerSession;
 }
 
 interface Roles {
@@ -119,10 +141,22 @@ const notInSwarm = () =>
     'this node is not part of a swarm; create one with: orca swarm init',
   );
 
+const alreadyInSwarm = () =>
+  swarmError(
+    'ORCA_SWARM_ACTIVE',
+    'this node is already part of a swarm; use "orca swarm leave" to leave this swarm and join another one',
+  );
+
+/** How long `swarm join` waits for the new worker's first dispatcher session. */
+const JOIN_SESSION_WAIT_MS = 10_000;
+
+const isManager = (m: Member): m is ManagerMember => m.identity.role === 'manager';
+
 /**
- * This daemon's membership of a swarm: nothing before `swarm init`; after it, a Raft member whose
- * state machine is the cluster store, resumed from the data dir on every start. Everything the
- * control API does to the cluster goes through here.
+ * This daemon's membership of a swarm: nothing before `swarm init` or `swarm join`. A manager
+ * is a Raft member whose state machine is the cluster store; a worker is only a dispatcher
+ * session to the manager it joined. Either is resumed from the data dir on every start.
+ * Everything the control API does to the cluster goes through here.
  */
 export class Swarm {
   private readonly opts: SwarmOptions;
@@ -132,7 +166,7 @@ export class Swarm {
   private member: Member | null = null;
   /** The pending resume or init; requests that need the swarm wait on it. */
   private starting: Promise<void> | null = null;
-  /** init and leave change what the data dir holds: one at a time. */
+  /** init, join and leave change what the data dir holds: one at a time. */
   private changing = false;
   private closed = false;
 
@@ -141,21 +175,28 @@ export class Swarm {
     this.log = opts.logger;
   }
 
-  private get identityFile(): string {
-    return path.join(this.opts.dataDir, 'swarm.json');
-  }
-
   private get raftDir(): string {
     return path.join(this.opts.dataDir, 'raft');
   }
 
+  private get reportIntervalMs(): number {
+    return this.opts.nodeReportIntervalMs ?? DEFAULT_NODE_REPORT_INTERVAL_MS;
+  }
+
   /** Resumes the member a previous run created, in the background; the daemon serves meanwhile. */
   async open(): Promise<void> {
-    const identity = await this.readIdentity();
+    const identity = await readIdentity(this.opts.dataDir);
     if (identity === null) return;
     this.state = 'pending';
-    this.message = 'restarting the Raft member and waiting for a leader';
-    this.starting = this.startMember(identity, false).then(
+    this.message =
+      identity.role === 'manager'
+        ? 'restarting the Raft member and waiting for a leader'
+        : 'restarting the worker';
+    const resume =
+      identity.role === 'manager'
+        ? this.startManager(identity, false)
+        : this.resumeWorker(identity);
+    this.starting = resume.then(
       () => {
         this.state = 'active';
         this.message = '';
@@ -174,21 +215,13 @@ export class Swarm {
     await this.starting?.catch(() => {});
     const m = this.member;
     this.member = null;
-    if (m !== null) {
-      await m.roles?.stop();
-      await m.node.stop();
-    }
+    if (m !== null) await stopMember(m);
   }
 
-  // ---- swarm init / leave --------------------------------------------------------------------
+  // ---- swarm init / join / leave -------------------------------------------------------------
 
   async init(req: SwarmInitRequest): Promise<SwarmInitResponse> {
-    if (this.state !== 'inactive') {
-      throw swarmError(
-        'ORCA_SWARM_ACTIVE',
-        'this node is already part of a swarm; use "orca swarm leave" to leave this swarm and join another one',
-      );
-    }
+    if (this.state !== 'inactive') throw alreadyInSwarm();
     const limit = req.taskHistoryLimit ?? DEFAULT_TASK_HISTORY_LIMIT;
     const heartbeatMs = req.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS;
     checkClusterSettings({ taskHistoryLimit: limit, dispatcherHeartbeatMs: heartbeatMs });
@@ -206,8 +239,9 @@ export class Swarm {
       throw badFlag('--advertise-addr: give the port other members dial (the listen port is 0)');
     }
     this.enterChange();
-    const identity: SwarmIdentity = {
+    const identity: ManagerIdentity = {
       version: 1,
+      role: 'manager',
       clusterId: newId(),
       nodeId: newId(),
       listenAddr: formatHostPort(listen),
@@ -218,9 +252,9 @@ export class Swarm {
     try {
       // The identity goes to disk first: a crash after it leaves a member that the next start
       // resumes (and completes the objects of); a crash before it leaves nothing.
-      await this.writeIdentity(identity);
+      await writeIdentity(this.opts.dataDir, identity);
       this.state = 'pending';
-      await this.startMember(identity, true);
+      await this.startManager(identity, true);
       this.state = 'active';
       this.log.info(
         {
@@ -239,9 +273,75 @@ export class Swarm {
     }
   }
 
+  /**
+   * Joins the swarm of the manager at `remoteAddr` as a worker: its CA checked against the
+   * token, this node's certificate asked for with the token, both written with the identity,
+   * then the worker's session started. A manager refuses its manager token for now.
+   */
+  async join(req: SwarmJoinRequest): Promise<SwarmJoinResponse> {
+    if (this.state !== 'inactive') throw alreadyInSwarm();
+    if (typeof req.token !== 'string') throw badFlag('--token: give the join token');
+    try {
+      parseJoinToken(req.token);
+    } catch (err) {
+      throw badFlag(`--token: ${(err as Error).message}`);
+    }
+    if (typeof req.remoteAddr !== 'string') throw badFlag('HOST:PORT: give a manager address');
+    const manager = parseHostPort(req.remoteAddr, 'HOST:PORT', DEFAULT_CLUSTER_PORT);
+    const listen = parseHostPort(
+      req.listenAddr ?? this.opts.listenAddr,
+      '--listen-addr',
+      DEFAULT_CLUSTER_PORT,
+    );
+    const advertiseText = req.advertiseAddr ?? this.opts.advertiseAddr;
+    const advertise =
+      advertiseText === undefined || advertiseText === ''
+        ? null
+        : parseHostPort(advertiseText, '--advertise-addr', listen.port);
+    this.enterChange();
+    try {
+      this.state = 'pending';
+      this.message = `joining the swarm through ${formatHostPort(manager)}`;
+      const admission = await requestAdmission({
+        managerAddr: formatHostPort(manager),
+        token: req.token.trim(),
+        description: await this.opts.describeHost(),
+        ...(advertise === null ? {} : { advertiseAddr: advertise.host }),
+      });
+      // Certificates first, the identity last: its presence is what a restart resumes.
+      await writeNodeCertificate(this.opts.dataDir, admission.files, null);
+      const identity: WorkerIdentity = {
+        version: 1,
+        role: 'worker',
+        clusterId: admission.clusterId,
+        nodeId: admission.nodeId,
+        listenAddr: formatHostPort(listen),
+        advertiseAddr: advertise === null ? '' : formatHostPort(advertise),
+        managerAddr: formatHostPort(manager),
+      };
+      await writeIdentity(this.opts.dataDir, identity);
+      const member = this.startWorker(identity, admission.files);
+      this.state = 'active';
+      this.message = '';
+      this.log.info(
+        { nodeId: identity.nodeId, clusterId: identity.clusterId, manager: identity.managerAddr },
+        'joined the swarm as a worker',
+      );
+      const sessionOpen = await member.worker.opened(JOIN_SESSION_WAIT_MS);
+      return { nodeId: identity.nodeId, role: 'worker', sessionOpen };
+    } catch (err) {
+      await this.discard();
+      throw err;
+    } finally {
+      this.changing = false;
+    }
+  }
+
   async leave(force: boolean): Promise<void> {
     if (this.state === 'inactive') throw notInSwarm();
-    if (!force) {
+    // What the data dir says, too: a member that failed to resume has no Member.
+    const role = (this.member?.identity ?? (await readIdentity(this.opts.dataDir)))?.role;
+    if (role !== 'worker' && !force) {
       throw swarmError(
         'ORCA_SWARM_MANAGER_LEAVE',
         'this node is a manager: leaving the swarm removes its copy of the cluster state, and ' +
@@ -260,28 +360,65 @@ export class Swarm {
 
   private enterChange(): void {
     if (this.changing) {
-      throw swarmError('ORCA_SWARM_BUSY', 'a swarm init or leave is already in progress');
+      throw swarmError('ORCA_SWARM_BUSY', 'a swarm init, join or leave is already in progress');
     }
     this.changing = true;
   }
 
-  /** Stops the member and removes the swarm state from the data dir. */
+  /**
+   * Stops the member, removes its task containers (as Docker does: the swarm runs those tasks
+   * elsewhere now) and the swarm state from the data dir.
+   */
   private async discard(): Promise<void> {
     const m = this.member;
     this.member = null;
     this.starting = null;
-    if (m !== null) {
-      await m.roles?.stop().catch(() => {});
-      await m.node.stop().catch(() => {});
+    const identity = m?.identity ?? (await readIdentity(this.opts.dataDir).catch(() => null));
+    if (m !== null) await stopMember(m).catch(() => {});
+    if (identity !== null) {
+      await removeNodeContainers(this.opts.dockerHost, identity.nodeId, this.log);
     }
-    await rm(this.identityFile, { force: true });
+    await rm(path.join(this.opts.dataDir, IDENTITY_FILE), { force: true });
     await rm(this.raftDir, { recursive: true, force: true });
     await rm(path.join(this.opts.dataDir, CERTIFICATES_DIR), { recursive: true, force: true });
     this.state = 'inactive';
     this.message = '';
   }
 
-  private async startMember(identity: SwarmIdentity, fresh: boolean): Promise<void> {
+  // ---- the worker ----------------------------------------------------------------------------
+
+  /** A worker's restart: its certificate from disk, then the same session as after joining. */
+  private async resumeWorker(identity: WorkerIdentity): Promise<void> {
+    const files = await readNodeCertificate(this.opts.dataDir);
+    if (files === null) {
+      throw new OrcaError(
+        'ORCA_DATA_DIR',
+        `${path.join(this.opts.dataDir, CERTIFICATES_DIR)} lacks this worker's certificate; ` +
+          'leave the swarm ("orca swarm leave") and join it again',
+      );
+    }
+    this.startWorker(identity, files);
+  }
+
+  private startWorker(identity: WorkerIdentity, tls: NodeTlsMaterial): WorkerMember {
+    const worker = startWorkerRole({
+      managerAddr: identity.managerAddr,
+      nodeId: identity.nodeId,
+      tls,
+      dockerHost: this.opts.dockerHost,
+      describe: this.opts.describeHost,
+      reportIntervalMs: this.reportIntervalMs,
+      log: this.log.child({ part: 'worker' }),
+    });
+    const member: WorkerMember = { identity, worker };
+    this.member = member;
+    this.log.info({ manager: identity.managerAddr }, 'worker session started');
+    return member;
+  }
+
+  // ---- the manager ---------------------------------------------------------------------------
+
+  private async startManager(identity: ManagerIdentity, fresh: boolean): Promise<void> {
     let raft: RaftNode | null = null;
     const store = new Store({
       proposer: {
@@ -320,7 +457,7 @@ export class Swarm {
       logger: this.log.child({ part: 'raft' }),
     });
     const node = raft;
-    const member: Member = { identity, node, store, roles: null, ca, tls };
+    const member: ManagerMember = { identity, node, store, roles: null, ca, tls };
     this.member = member;
     try {
       await this.waitForLeader(node);
@@ -328,28 +465,41 @@ export class Swarm {
       member.roles = await this.startRoles(member);
     } catch (err) {
       this.member = null;
-      await member.roles?.stop().catch(() => {});
-      await node.stop().catch(() => {});
+      await stopMember(member).catch(() => {});
       throw err;
     }
   }
 
   /**
-   * Starts what runs on the store: the dispatcher (served on the Raft listener: one cluster
-   * port, as Swarm's 2377), the leader loops with leadership, and this host's worker session. Stopped in the reverse order, the loops first, so that a daemon
+   * Starts what runs on the store: the dispatcher and the CA service (served on the Raft
+   * listener: one cluster port, as Swarm's 2377), the leader loops with leadership, and this
+   * host's worker session. Stopped in the reverse order, the loops first, so that a daemon
    * going down does not record its own node as down: containers keep running and the next
    * start adopts them.
    */
-  private async startRoles(m: Member): Promise<Roles> {
+  private async startRoles(m: ManagerMember): Promise<Roles> {
     const log = this.log;
-    const reportIntervalMs = this.opts.nodeReportIntervalMs ?? DEFAULT_NODE_REPORT_INTERVAL_MS;
     const dispatcher = new Dispatcher({
       caCertPem: m.tls.caCertPem,
       store: m.store,
       log: log.child({ part: 'dispatcher' }),
-      usageMaxAgeMs: reportIntervalMs * REPORTS_PER_USAGE_REFRESH,
+      usageMaxAgeMs: this.reportIntervalMs * REPORTS_PER_USAGE_REFRESH,
     });
     const stopServing = serveDispatcher(m.node, dispatcher);
+    const stopCa = serveCa(
+      m.node,
+      new CaService({
+        store: m.store,
+        clusterId: m.identity.clusterId,
+        leadership: () => {
+          const s = m.node.status();
+          return {
+            isLeader: s.role === 'leader',
+            leaderAddr: s.leader === null ? null : (s.members[s.leader] ?? null),
+          };
+        },
+      }),
+    );
     const leadership = new Leadership({
       isLeader: () => m.node.status().role === 'leader',
       onChange: (changed) => m.node.onLeadershipChange(changed),
@@ -370,18 +520,15 @@ export class Swarm {
       log: log.child({ part: 'logbroker' }),
     });
     const dispatcherAddr = localDialAddr(m.node.listenAddress);
-    const workerTls = nodeClientTls(m.tls, { role: 'manager' });
-    const worker = new WorkerSession({
-      addr: dispatcherAddr,
-      credentials: workerTls.credentials,
-      channelOptions: workerTls.channelOptions,
+    const worker = startWorkerRole({
+      managerAddr: dispatcherAddr,
       nodeId: m.identity.nodeId,
-      runtime: new DockerRuntime({ host: this.opts.dockerHost }),
-      log: log.child({ part: 'worker' }),
+      tls: m.tls,
+      dockerHost: this.opts.dockerHost,
       describe: this.opts.describeHost,
-      describeIntervalMs: reportIntervalMs,
+      reportIntervalMs: this.reportIntervalMs,
+      log: log.child({ part: 'worker' }),
     });
-    worker.start();
     log.info({ dispatcher: m.node.listenAddress }, 'dispatcher serving; worker session started');
     return {
       dispatcherAddr,
@@ -390,6 +537,7 @@ export class Swarm {
         logs.close();
         await leadership.stop();
         await worker.stop();
+        stopCa();
         stopServing();
       },
     };
@@ -413,69 +561,64 @@ export class Swarm {
   }
 
   /**
-   * Writes the Cluster object if missing and this node's Node object: created at init with the
-   * host's description, and on every start its status brought up to date (the address may have
+   * Writes the Cluster object if missing (with its CA and join tokens, added to a cluster made
+   * before it had them) and this node's Node object: created at init with the host's
+   * description, and on every start its status brought up to date (the address may have
    * changed while it was down). Its spec, which users own, is kept. A restarted node's
    * description is the worker's to refresh, through its dispatcher session, as any node's.
    */
-  private async reconcileObjects(m: Member, fresh: boolean): Promise<void> {
+  private async reconcileObjects(m: ManagerMember, fresh: boolean): Promise<void> {
     // Read whether or not the node exists: the transaction below cannot wait for it.
     const description = await this.opts.describeHost();
     const newCa = m.ca;
-    const status = { state: 'ready', message: '', addr: hostOf(m.identity.advertiseAddr) } as const;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await m.store.update((tx) => {
-          const cluster = tx.clusters.get(m.identity.clusterId);
-          if (cluster === undefined) {
-            tx.clusters.create(
-              {
-                spec: {
-                  name: 'default',
-                  taskHistoryLimit: m.identity.taskHistoryLimit,
-                  dispatcherHeartbeatMs:
-                    m.identity.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS,
-                },
-                rootCa: { certPem: newCa.certPem, keyPem: newCa.keyPem },
+    const addr = hostOfAddr(m.identity.advertiseAddr);
+    const status = { state: 'ready', message: '', addr } as const;
+    await retryOnConflict(() =>
+      m.store.update((tx) => {
+        const cluster = tx.clusters.get(m.identity.clusterId);
+        if (cluster === undefined) {
+          tx.clusters.create(
+            {
+              spec: {
+                name: 'default',
+                taskHistoryLimit: m.identity.taskHistoryLimit,
+                dispatcherHeartbeatMs:
+                  m.identity.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS,
               },
-              { id: m.identity.clusterId },
-            );
-          } else if (cluster.rootCa === undefined) {
-            tx.clusters.update({
-              ...cluster,
               rootCa: { certPem: newCa.certPem, keyPem: newCa.keyPem },
-            });
-          }
-          const existing = tx.nodes.get(m.identity.nodeId);
-          if (existing === undefined) {
-            tx.nodes.create(
-              {
-                spec: { role: 'manager', availability: 'active', labels: {} },
-                description,
-                status,
-              },
-              { id: m.identity.nodeId },
-            );
-          } else if (JSON.stringify(existing.status) !== JSON.stringify(status)) {
-            tx.nodes.update({ ...existing, status });
-          }
-        });
-        if (fresh) this.log.debug({}, 'created the cluster and node objects');
-        const stored = m.store.view((tx) => tx.clusters.get(m.identity.clusterId)?.rootCa);
-        if (stored !== undefined && !sameCa(stored.certPem, m.ca.certPem)) {
-          // Only a data dir put together by hand gets here: the listener keeps what it started
-          // with until the next start, which takes the cluster's CA from these files.
-          this.log.warn({}, 'the certificates on disk were not from the cluster CA; reissued');
-          await ensureNodeCertificate(this.opts.dataDir, loadCa(stored.certPem, stored.keyPem), {
-            nodeId: m.identity.nodeId,
-            role: 'manager',
-            clusterId: m.identity.clusterId,
+              joinTokens: createJoinTokens(newCa.certPem),
+            },
+            { id: m.identity.clusterId },
+          );
+        } else if (cluster.rootCa === undefined || cluster.joinTokens === undefined) {
+          const rootCa = cluster.rootCa ?? { certPem: newCa.certPem, keyPem: newCa.keyPem };
+          tx.clusters.update({
+            ...cluster,
+            rootCa,
+            joinTokens: cluster.joinTokens ?? createJoinTokens(rootCa.certPem),
           });
         }
-        return;
-      } catch (err) {
-        if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
-      }
+        const existing = tx.nodes.get(m.identity.nodeId);
+        if (existing === undefined) {
+          tx.nodes.create(newNode({ role: 'manager', description, addr, state: 'ready' }), {
+            id: m.identity.nodeId,
+          });
+        } else if (JSON.stringify(existing.status) !== JSON.stringify(status)) {
+          tx.nodes.update({ ...existing, status });
+        }
+      }),
+    );
+    if (fresh) this.log.debug({}, 'created the cluster and node objects');
+    const stored = m.store.view((tx) => tx.clusters.get(m.identity.clusterId)?.rootCa);
+    if (stored !== undefined && !sameCa(stored.certPem, m.ca.certPem)) {
+      // Only a data dir put together by hand gets here: the listener keeps what it started
+      // with until the next start, which takes the cluster's CA from these files.
+      this.log.warn({}, 'the certificates on disk were not from the cluster CA; reissued');
+      await ensureNodeCertificate(this.opts.dataDir, loadCa(stored.certPem, stored.keyPem), {
+        nodeId: m.identity.nodeId,
+        role: 'manager',
+        clusterId: m.identity.clusterId,
+      });
     }
   }
 
@@ -506,6 +649,13 @@ export class Swarm {
     return this.member;
   }
 
+  /** The active member where it is a manager: a worker holds no cluster state to read or change. */
+  private async manager(): Promise<ManagerMember> {
+    const m = await this.active();
+    if (!isManager(m)) throw new NotManagerError();
+    return m;
+  }
+
   /** This member's node id, which `self` names; '' outside a swarm. */
   get nodeId(): string {
     return this.member?.identity.nodeId ?? '';
@@ -513,7 +663,7 @@ export class Swarm {
 
   /** The ServiceLogs stream, from this member's log broker. */
   async *serviceLogs(req: unknown, signal: AbortSignal): AsyncGenerator<ServiceLogsMessage> {
-    const m = await this.active();
+    const m = await this.manager();
     if (m.roles === null) {
       throw swarmError('ORCA_SWARM_PENDING', 'the swarm member is still starting; retry shortly');
     }
@@ -522,24 +672,26 @@ export class Swarm {
 
   /** The store for the service control API: this member's, once a read on it is linearizable. */
   async controlStore(): Promise<Store> {
-    const m = await this.active();
+    const m = await this.manager();
     await m.node.linearizableBarrier();
     return m.store;
   }
 
   async info(): Promise<Omit<Info, 'dataDir' | 'dockerHost' | 'orcaVersion'>> {
     const m = this.member;
-    const identity = m?.identity ?? (this.state === 'inactive' ? null : await this.readIdentity());
+    const identity =
+      m?.identity ?? (this.state === 'inactive' ? null : await readIdentity(this.opts.dataDir));
     const base = {
       swarm: this.state,
       message: this.message,
       nodeId: identity?.nodeId ?? '',
-      isManager: identity !== null,
+      isManager: identity?.role === 'manager',
+      managerAddresses: managerAddresses(identity),
       clusterId: identity?.clusterId ?? '',
       advertiseAddr: identity?.advertiseAddr ?? '',
       listenAddr: identity?.listenAddr ?? this.opts.listenAddr,
     };
-    if (m === null || this.state !== 'active') {
+    if (m === null || !isManager(m) || this.state !== 'active') {
       return { ...base, cluster: null, managers: 0, nodes: 0, raft: null };
     }
     const s = m.node.status();
@@ -557,7 +709,7 @@ export class Swarm {
   }
 
   async nodeList(): Promise<NodeListResponse> {
-    const m = await this.active();
+    const m = await this.manager();
     await m.node.linearizableBarrier();
     const nodes = m.store
       .view((tx) => tx.nodes.all())
@@ -571,7 +723,7 @@ export class Swarm {
   }
 
   async nodeInspect(ref: string): Promise<NodeView> {
-    const m = await this.active();
+    const m = await this.manager();
     await m.node.linearizableBarrier();
     return this.view(m, this.resolve(m, ref));
   }
@@ -579,31 +731,53 @@ export class Swarm {
   /** `swarm update`: the cluster settings given change, through the log; the rest are kept. */
   async update(req: SwarmUpdateRequest): Promise<Cluster> {
     checkClusterSettings(req);
-    const m = await this.active();
+    const m = await this.manager();
     await m.node.linearizableBarrier();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { value } = await m.store.update((tx) => {
-          const cluster = tx.clusters.get(m.identity.clusterId);
-          if (cluster === undefined) {
-            throw new OrcaError('ORCA_NOT_FOUND', 'the cluster object is not written yet; retry');
-          }
-          return tx.clusters.update({
-            ...cluster,
-            spec: {
-              ...cluster.spec,
-              taskHistoryLimit: req.taskHistoryLimit ?? cluster.spec.taskHistoryLimit,
-              dispatcherHeartbeatMs:
-                req.dispatcherHeartbeatMs ?? cluster.spec.dispatcherHeartbeatMs,
-            },
-          });
+    const { value } = await retryOnConflict(() =>
+      m.store.update((tx) => {
+        const cluster = clusterOf(tx.clusters.get(m.identity.clusterId));
+        return tx.clusters.update({
+          ...cluster,
+          spec: {
+            ...cluster.spec,
+            taskHistoryLimit: req.taskHistoryLimit ?? cluster.spec.taskHistoryLimit,
+            dispatcherHeartbeatMs: req.dispatcherHeartbeatMs ?? cluster.spec.dispatcherHeartbeatMs,
+          },
         });
-        return publicCluster(value);
-      } catch (err) {
-        // "Set these fields", as node update: a concurrent write is no reason to refuse it.
-        if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
-      }
+      }),
+    );
+    return publicCluster(value);
+  }
+
+  /**
+   * `swarm join-token ROLE [--rotate]`: the role's token, replaced first when asked. A
+   * rotated token admits nobody from the next request on; nodes that joined with it keep their
+   * certificates and sessions.
+   */
+  async joinToken(req: SwarmJoinTokenRequest): Promise<SwarmJoinTokenResponse> {
+    const role: unknown = req.role;
+    if (role !== 'worker' && role !== 'manager') {
+      throw badFlag(`role: "${String(role)}" is not a role; give worker or manager`);
     }
+    const m = await this.manager();
+    await m.node.linearizableBarrier();
+    const tokens = req.rotate
+      ? (
+          await retryOnConflict(() =>
+            m.store.update((tx) => {
+              const cluster = clusterOf(tx.clusters.get(m.identity.clusterId));
+              const joinTokens = {
+                ...tokensOf(cluster),
+                [role]: createJoinToken(caOf(cluster).certPem),
+              };
+              tx.clusters.update({ ...cluster, joinTokens });
+              return joinTokens;
+            }),
+          )
+        ).value
+      : tokensOf(clusterOf(m.store.view((tx) => tx.clusters.get(m.identity.clusterId))));
+    if (req.rotate) this.log.info({ role }, 'join token rotated');
+    return { role, token: tokens[role as NodeRole], managerAddr: m.identity.advertiseAddr };
   }
 
   async nodeUpdate(req: NodeUpdateRequest): Promise<NodeView> {
@@ -628,39 +802,33 @@ export class Swarm {
       problems.push('labelRm: must be a list of non-empty label keys');
     }
     if (problems.length > 0) throw badFlag(problems.join('; '));
-    const m = await this.active();
+    const m = await this.manager();
     await m.node.linearizableBarrier();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { value } = await m.store.update((tx) => {
-          const n = this.resolve(m, req.node, tx.nodes.all());
-          const labels: Record<string, string> = { ...n.spec.labels };
-          for (const k of rm) {
-            if (!(k in labels)) {
-              // As Docker: removing a label the node does not carry is an error, not a no-op.
-              throw badFlag(`--label-rm: node ${n.meta.id} has no label "${k}"`);
-            }
-            delete labels[k];
+    const { value } = await retryOnConflict(() =>
+      m.store.update((tx) => {
+        const n = this.resolve(m, req.node, tx.nodes.all());
+        const labels: Record<string, string> = { ...n.spec.labels };
+        for (const k of rm) {
+          if (!(k in labels)) {
+            // As Docker: removing a label the node does not carry is an error, not a no-op.
+            throw badFlag(`--label-rm: node ${n.meta.id} has no label "${k}"`);
           }
-          Object.assign(labels, add);
-          return tx.nodes.update({
-            ...n,
-            spec: { ...n.spec, availability: req.availability ?? n.spec.availability, labels },
-          }).meta.id;
-        });
-        const updated = m.store.view((tx) => tx.nodes.get(value));
-        if (updated === undefined) throw new OrcaError('ORCA_NOT_FOUND', `node ${value} not found`);
-        return this.view(m, updated);
-      } catch (err) {
-        // The update is "set these fields", not "based on version N": a concurrent write to
-        // another field is no reason to refuse it.
-        if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
-      }
-    }
+          delete labels[k];
+        }
+        Object.assign(labels, add);
+        return tx.nodes.update({
+          ...n,
+          spec: { ...n.spec, availability: req.availability ?? n.spec.availability, labels },
+        }).meta.id;
+      }),
+    );
+    const updated = m.store.view((tx) => tx.nodes.get(value));
+    if (updated === undefined) throw new OrcaError('ORCA_NOT_FOUND', `node ${value} not found`);
+    return this.view(m, updated);
   }
 
   /** As Docker: `self`, a full id, a hostname, then a unique id prefix. */
-  private resolve(m: Member, ref: string, nodes?: readonly Node[]): Node {
+  private resolve(m: ManagerMember, ref: string, nodes?: readonly Node[]): Node {
     if (typeof ref !== 'string' || ref === '') throw badFlag('NODE: give a node id or hostname');
     const all = nodes ?? m.store.view((tx) => tx.nodes.all());
     const id = ref === 'self' ? m.identity.nodeId : ref;
@@ -676,7 +844,7 @@ export class Swarm {
     );
   }
 
-  private view(m: Member, n: Node): NodeView {
+  private view(m: ManagerMember, n: Node): NodeView {
     let managerStatus: ManagerStatus | null = null;
     if (n.spec.role === 'manager') {
       const s = m.node.status();
@@ -692,46 +860,6 @@ export class Swarm {
     const { meta, ...rest } = n;
     return { meta, ...rest, managerStatus };
   }
-
-  // ---- the identity file ---------------------------------------------------------------------
-
-  private async readIdentity(): Promise<SwarmIdentity | null> {
-    let text: string;
-    try {
-      text = await readFile(this.identityFile, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    const id = JSON.parse(text) as SwarmIdentity;
-    if (id.version !== 1) {
-      throw new OrcaError(
-        'ORCA_DATA_DIR',
-        `${this.identityFile} was written by a newer orca (layout ${String(id.version)})`,
-      );
-    }
-    return id;
-  }
-
-  /** Written whole or not at all: a temp file, fsync'd, renamed over, and the dir fsync'd. */
-  private async writeIdentity(identity: SwarmIdentity): Promise<void> {
-    await mkdir(this.opts.dataDir, { recursive: true });
-    const tmp = `${this.identityFile}.tmp`;
-    const f = await open(tmp, 'w', 0o600);
-    try {
-      await f.writeFile(`${JSON.stringify(identity, null, 2)}\n`);
-      await f.sync();
-    } finally {
-      await f.close();
-    }
-    await rename(tmp, this.identityFile);
-    const dir = await open(this.opts.dataDir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
 }
 
 /** The address this host's worker dials: loopback where the listener takes every address. */
@@ -741,9 +869,56 @@ function localDialAddr(bound: string): string {
   return formatHostPort({ host: any ? '127.0.0.1' : hp.host, port: hp.port });
 }
 
-function hostOf(addr: string): string {
-  const i = addr.lastIndexOf(':');
-  return i < 0 ? addr : addr.slice(0, i).replace(/^\[|\]$/g, '');
+/** Stops whatever the member runs: the manager's roles and Raft member, or the worker. */
+async function stopMember(m: Member): Promise<void> {
+  if (!isManager(m)) {
+    await m.worker.stop();
+    return;
+  }
+  await m.roles?.stop();
+  await m.node.stop();
+}
+
+/** A manager knows its own address; a worker, the manager it joined through. */
+function managerAddresses(identity: SwarmIdentity | null): string[] {
+  if (identity === null) return [];
+  return [identity.role === 'manager' ? identity.advertiseAddr : identity.managerAddr];
+}
+
+/**
+ * Runs a "set these fields" write again when another write to the same object came first: it
+ * is not based on what the caller read, so a concurrent change is no reason to refuse it.
+ */
+async function retryOnConflict<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+function clusterOf(cluster: Cluster | undefined): Cluster {
+  if (cluster === undefined) {
+    throw new OrcaError('ORCA_NOT_FOUND', 'the cluster object is not written yet; retry');
+  }
+  return cluster;
+}
+
+/** Written with the cluster since the CA exists, or added by the next start: never long absent. */
+function caOf(cluster: Cluster): NonNullable<Cluster['rootCa']> {
+  if (cluster.rootCa === undefined) {
+    throw new OrcaError('ORCA_SWARM_PENDING', "the swarm's root CA is not written yet; retry");
+  }
+  return cluster.rootCa;
+}
+
+function tokensOf(cluster: Cluster): NonNullable<Cluster['joinTokens']> {
+  if (cluster.joinTokens === undefined) {
+    throw new OrcaError('ORCA_SWARM_PENDING', "the swarm's join tokens are not written yet; retry");
+  }
+  return cluster.joinTokens;
 }
 
 /** Bounds on the cluster settings, checked the same way by init and update. */

@@ -76,6 +76,7 @@ export class WorkerSession {
   #loop: Promise<void> | null = null;
   #agentStart: Promise<void> | null = null;
   #sessions = 0;
+  readonly #firstOpen = Promise.withResolvers<void>();
 
   constructor(opts: WorkerSessionOptions) {
     this.#opts = opts;
@@ -101,6 +102,17 @@ export class WorkerSession {
 
   get connected(): boolean {
     return this.#call !== null;
+  }
+
+  /** Whether a session was accepted within `timeoutMs` (at once if one was already). */
+  async opened(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    return Promise.race([this.#firstOpen.promise.then(() => true), expired]).finally(() =>
+      clearTimeout(timer),
+    );
   }
 
   /** Starts the agent and the session; returns at once (both run in the background). */
@@ -172,6 +184,7 @@ export class WorkerSession {
           case 'session':
             accepted = true;
             this.#sessions++;
+            this.#firstOpen.resolve();
             this.#call = call;
             this.#startHeartbeat(call, msg.heartbeatMs);
             this.#log.info({ sessionId: msg.sessionId }, 'dispatcher session open');

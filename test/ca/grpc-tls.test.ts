@@ -1,5 +1,8 @@
-// Mutual TLS between real grpc-js servers and clients on 127.0.0.1: a node of the cluster gets
-// through and is recognised by its certificate; anyone else is refused during the handshake.
+// TLS between real grpc-js servers and clients on 127.0.0.1, as on the cluster port: a node of
+// the cluster gets through and is recognised by its certificate; a caller without one (a node
+// joining) or with another CA's gets through the handshake but has no identity, so a handler
+// that needs one refuses it; a server that is not who the client expects is refused by the
+// client during the handshake.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   callerIdentity,
   type ExpectedPeer,
+  joiningClientTls,
   type NodeTlsMaterial,
   nodeClientTls,
   nodeServerCredentials,
@@ -96,6 +100,17 @@ function dial(address: string, tls: NodeTlsMaterial, expected?: ExpectedPeer) {
   return whoAmI(address, credentials, channelOptions);
 }
 
+/** The call reached the handler, which found no certificate of this cluster on it. */
+async function assertNoIdentity(attempt: Promise<unknown>): Promise<void> {
+  const before = calls;
+  await assert.rejects(attempt, (error: grpc.ServiceError) => {
+    assert.equal(error.code, grpc.status.UNAUTHENTICATED, error.message);
+    assert.match(error.details, /presented no verified certificate/);
+    return true;
+  });
+  assert.equal(calls, before + 1, 'the handler ran');
+}
+
 /** The call failed before reaching the handler: the connection itself was refused. */
 async function assertRefused(attempt: Promise<unknown>, details?: RegExp): Promise<void> {
   const before = calls;
@@ -136,18 +151,35 @@ describe('mutual TLS for gRPC', () => {
     );
   });
 
-  it('refuses a client without a certificate', async () => {
-    const credentials = grpc.credentials.createSsl(Buffer.from(ca.certPem), null, null, {
-      checkServerIdentity: () => undefined,
-    });
-    await assertRefused(
-      whoAmI(address, credentials, { 'grpc.ssl_target_name_override': 'orca-node' }),
-    );
+  it('lets a client without a certificate through the handshake, with no identity', async () => {
+    const { credentials, channelOptions } = joiningClientTls(ca.certPem);
+    await assertNoIdentity(whoAmI(address, credentials, channelOptions));
   });
 
-  it("refuses a client whose certificate another cluster's CA signed", async () => {
-    // It trusts our CA, so it would talk to the server; the server will not talk to it.
-    await assertRefused(dial(address, material(stranger, ca.certPem)));
+  it("gives a client whose certificate another cluster's CA signed no identity", async () => {
+    // It trusts our CA, so it talks to the server; the server does not believe its certificate.
+    await assertNoIdentity(dial(address, material(stranger, ca.certPem)));
+  });
+
+  it('lets a joining client reach any server until it knows the CA, then only its managers', async () => {
+    const impostor = await startServer(material(stranger, otherCa.certPem));
+    const asWorker = await startServer(material(worker));
+    try {
+      const trusting = joiningClientTls(null);
+      await assertNoIdentity(
+        whoAmI(impostor.address, trusting.credentials, trusting.channelOptions),
+      );
+      const pinned = joiningClientTls(ca.certPem);
+      await assertRefused(whoAmI(impostor.address, pinned.credentials, pinned.channelOptions));
+      await assertRefused(
+        whoAmI(asWorker.address, pinned.credentials, pinned.channelOptions),
+        /a worker, not a manager as expected/,
+      );
+      await assertNoIdentity(whoAmI(address, pinned.credentials, pinned.channelOptions));
+    } finally {
+      impostor.server.forceShutdown();
+      asWorker.server.forceShutdown();
+    }
   });
 
   it("refuses a server whose certificate another cluster's CA signed", async () => {

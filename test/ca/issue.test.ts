@@ -8,6 +8,7 @@ import { createCsr } from '../../src/ca/csr.ts';
 import { issueNodeCertificate } from '../../src/ca/issue.ts';
 import { createNodeKey } from '../../src/ca/keys.ts';
 import { createRootCa } from '../../src/ca/root-ca.ts';
+import { CertificateError } from '../../src/errors.ts';
 import { addDays, CLUSTER_ID, MANAGER_ID, WORKER_ID } from './fixtures.ts';
 
 const ca = await createRootCa({ clusterId: CLUSTER_ID });
@@ -114,16 +115,21 @@ describe('issueNodeCertificate', () => {
     );
   });
 
-  it('refuses a CSR whose public key was swapped on the way', async () => {
-    const csrPem = await createCsr(keyPem);
-    const der = Buffer.from(new x509.Pkcs10CertificateRequest(csrPem).rawData);
+  /** A CSR of `keyPem` as bytes, and where its public key (SPKI, `length` bytes) starts. */
+  async function csrBytes(): Promise<{ der: Buffer; at: number; length: number }> {
+    const der = Buffer.from(new x509.Pkcs10CertificateRequest(await createCsr(keyPem)).rawData);
     const ownKey = createPublicKey(keyPem).export({ format: 'der', type: 'spki' });
+    const at = der.indexOf(ownKey);
+    assert.ok(at > 0);
+    return { der, at, length: ownKey.length };
+  }
+
+  it('refuses a CSR whose public key was swapped on the way', async () => {
+    const { der, at } = await csrBytes();
     const otherKey = createPublicKey(createNodeKey().keyPem).export({
       format: 'der',
       type: 'spki',
     });
-    const at = der.indexOf(ownKey);
-    assert.ok(at > 0);
     otherKey.copy(der, at);
     const tampered = new x509.Pkcs10CertificateRequest(der).toString('pem');
     await assert.rejects(
@@ -133,6 +139,24 @@ describe('issueNodeCertificate', () => {
         clusterId: CLUSTER_ID,
       }),
       /the certificate request's signature does not match its public key: it was altered/,
+    );
+  });
+
+  it('refuses a CSR whose public key is damaged, as a bad CSR', async () => {
+    const { der, at, length } = await csrBytes();
+    // The point's last coordinate byte changed: it is no longer on the curve.
+    const last = at + length - 1;
+    der.writeUInt8(der.readUInt8(last) ^ 0xff, last);
+    const damaged = new x509.Pkcs10CertificateRequest(der).toString('pem');
+    await assert.rejects(
+      issueNodeCertificate(ca, damaged, {
+        nodeId: WORKER_ID,
+        role: 'worker',
+        clusterId: CLUSTER_ID,
+      }),
+      (err: unknown) =>
+        err instanceof CertificateError &&
+        /the certificate request's public key cannot be read/.test(err.message),
     );
   });
 

@@ -1,12 +1,14 @@
-// The Raft transport under the cluster CA, as a manager runs it: mutual TLS, and only a manager
-// speaking for itself gets its messages delivered. A worker's certificate (good for its
-// dispatcher session on the same port) and a manager's certificate claiming another member are
-// refused.
+// The Raft transport under the cluster CA, as a manager runs it: TLS with client certificates,
+// and only a manager speaking for itself gets its messages delivered. A worker's certificate
+// (good for its dispatcher session on the same port), a manager's certificate claiming another
+// member, and a caller with no certificate at all (which the port lets through the handshake,
+// for nodes joining) are refused.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   createRootCa,
+  joiningClientTls,
   managerPeerProblem,
   type NodeTlsMaterial,
   nodeClientTls,
@@ -36,8 +38,8 @@ async function transport(
   tls: NodeTlsMaterial,
   onMessage: (m: Message) => void = () => {},
   warnings: string[] = [],
+  client = nodeClientTls(tls, { role: 'manager' }),
 ) {
-  const client = nodeClientTls(tls, { role: 'manager' });
   const t = new GrpcTransport({
     nodeId,
     clusterId: CLUSTER_ID,
@@ -100,5 +102,23 @@ describe('the Raft transport on mutual TLS', () => {
       { what: 'both refusals logged' },
     );
     assert.ok(!received.some((m) => m.from === W1 || m.from === M3), 'nothing of theirs delivered');
+  });
+
+  it('refuses a caller that presented no certificate', async () => {
+    const M4 = 'm4aaaaaaaaaaaaaaaaaaaaaaa';
+    // Its own listener needs a certificate; what it dials with has none, as a joining node's.
+    const anonymous = await transport(
+      M4,
+      await material(M4, 'manager'),
+      () => {},
+      [],
+      joiningClientTls(ca.certPem),
+    );
+    anonymous.t.setPeer(M1, target);
+    anonymous.t.send([heartbeat(M4, M1)]);
+    await waitFor(() => warnings.some((w) => w.includes('presented no verified certificate')), {
+      what: 'the refusal logged',
+    });
+    assert.ok(!received.some((m) => m.from === M4), 'nothing of its delivered');
   });
 });

@@ -83,13 +83,13 @@ const crasher = () => task(['sh', '-c', 'sleep 1; exit 3']);
 /** Exits 0 on SIGTERM; touches /tmp/up once the trap is set. */
 const polite = () => task(['sh', '-c', 'trap "exit 0" TERM; touch /tmp/up; sleep 300 & wait']);
 
-/** An agent and everything it reported. */
-function agent() {
+/** An agent (of this run's node, unless told) and everything it reported. */
+function agent(node = nodeId, orphanGraceMs?: number) {
   const reports: [string, TaskStatus][] = [];
   const latest = new Map<string, TaskStatus>();
   const a = new WorkerAgent({
     runtime: new DockerRuntime(),
-    nodeId,
+    nodeId: node,
     onStatus: (id, status) => {
       reports.push([id, status]);
       latest.set(id, status);
@@ -97,6 +97,7 @@ function agent() {
     flushIntervalMs: 50,
     pollIntervalMs: 60_000,
     retryDelayMs: 100,
+    ...(orphanGraceMs === undefined ? {} : { orphanGraceMs }),
   });
   const reached = (t: AssignedTask, state: TaskState, timeoutMs = 10_000) =>
     waitFor(
@@ -194,6 +195,40 @@ describe('worker agent on a real engine', () => {
     });
     assert.deepEqual(await containersOf(kept.meta.id), [was.containerId]);
     assert.equal(second.latest.has(dropped.meta.id), false, 'nothing reported for it');
+  });
+
+  it("adopts only its own node's containers: another node's on the same engine stay", async () => {
+    // Two daemons on one engine (tests, or a host running two nodes): each owns the
+    // containers labelled with its node id and no other.
+    const neighbour = track(agent());
+    const theirs = sleeper();
+    neighbour.agent.setAssignments([theirs]);
+    await neighbour.agent.start();
+    const was = await neighbour.reached(theirs, 'running');
+
+    const otherNode = `other-${run}`;
+    const stubborn = task(['sleep', '300'], { nodeId: otherNode });
+    // Without init, sleep ignores SIGTERM: its removal waits out the whole grace. The
+    // neighbour's container (with init) would go at once if it were taken for an orphan too,
+    // so by the time this one is gone, that would be seen.
+    const mine = {
+      ...stubborn,
+      spec: { ...stubborn.spec, container: { ...stubborn.spec.container, init: false } },
+    };
+    const before = track(agent(otherNode));
+    before.agent.setAssignments([mine]);
+    await before.agent.start();
+    await before.reached(mine, 'running');
+    await before.agent.stop();
+    // Restarted with nothing assigned: its own container is an orphan, the neighbour's is not.
+    const after = track(agent(otherNode, 1_000));
+    after.agent.setAssignments([]);
+    await after.agent.start();
+    await waitFor(async () => (await containersOf(mine.meta.id)).length === 0, {
+      what: 'its own unowned container removed: adoption ran',
+    });
+    assert.deepEqual(await containersOf(theirs.meta.id), [was.containerId]);
+    assert.equal(neighbour.latest.get(theirs.meta.id)?.state, 'running');
   });
 
   it('waits for the assignments before adopting', async () => {

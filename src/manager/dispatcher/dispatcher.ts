@@ -1,12 +1,16 @@
 // The dispatcher: one session per worker. A session streams the node's assignment set down
 // whenever it changes and takes the worker's status reports and node descriptions up, batched
 // into store transactions across every session. The node is 'ready' while its session lives and
-// 'down' once it ends or falls silent for heartbeatMs × 3 (Swarm's grace), which is what makes
-// the orchestrator replace its tasks.
+// 'down' once it falls silent for heartbeatMs × 3 (Swarm's grace), or once its session ended
+// and no new one came within that time, which is what makes the orchestrator replace its tasks.
+// The wait after an end is what lets a worker restart (a daemon upgrade, a SIGTERM and start)
+// keep its tasks, as in Swarm, where a node is down only when its heartbeats stop.
 //
 // Leader-only, as Swarm's: while this manager is not the leader it refuses sessions (the
 // worker retries, and finds the leader once joining other managers exists), and losing
-// leadership ends every session without marking any node down: the next leader decides.
+// leadership ends every session without marking any node down: the next leader decides. It
+// gives every node not already down the same grace to open a session with it (a manager
+// restarted is a new leader too): a node that never comes back must not stay ready.
 
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -68,6 +72,9 @@ export interface DispatcherOptions {
 
 const DEFAULT_HEARTBEAT_MS = 5_000;
 
+/** What a session's end means for its node (see Dispatcher.ended). */
+type SessionEnd = 'now' | 'unless-back' | null;
+
 export class Dispatcher implements ReconcileLoop {
   readonly name = 'dispatcher';
   readonly #store: Store;
@@ -81,6 +88,8 @@ export class Dispatcher implements ReconcileLoop {
   /** The current term's run; null while this manager is not leading. */
   #term: AbortController | null = null;
   readonly #sessions = new Map<string, NodeSession>();
+  /** Nodes whose session ended, each marked down unless a new session opens first. */
+  readonly #downTimers = new Map<string, NodeJS.Timeout>();
   readonly #queue = new Map<string, NodeStatusUpdate>();
   /** The latest description per node not yet written. */
   readonly #descriptions = new Map<string, NodeDescription>();
@@ -108,6 +117,11 @@ export class Dispatcher implements ReconcileLoop {
     const onAbort = () => term.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) term.abort();
+    for (const node of this.#store.view((tx) => tx.nodes.all())) {
+      if (node.status.state !== 'down') {
+        this.#downUnlessBack(node.meta.id, 'no session since this manager became the leader');
+      }
+    }
     try {
       await new Promise<void>((resolve) => {
         if (term.signal.aborted) resolve();
@@ -116,8 +130,11 @@ export class Dispatcher implements ReconcileLoop {
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.#term = null;
-      for (const s of [...this.#sessions.values()]) s.close('the manager stopped leading', false);
+      for (const s of [...this.#sessions.values()]) s.close('the manager stopped leading', null);
       this.#sessions.clear();
+      // The next leader decides about nodes without a session.
+      for (const timer of this.#downTimers.values()) clearTimeout(timer);
+      this.#downTimers.clear();
       await this.#flushing;
     }
   }
@@ -179,7 +196,9 @@ export class Dispatcher implements ReconcileLoop {
       }
       const session = new NodeSession(this, hello.nodeId, call, term.signal);
       // A worker that reconnects before its old stream is noticed dead replaces it.
-      this.#sessions.get(hello.nodeId)?.close('replaced by a new session', false);
+      this.#sessions.get(hello.nodeId)?.close('replaced by a new session', null);
+      clearTimeout(this.#downTimers.get(hello.nodeId));
+      this.#downTimers.delete(hello.nodeId);
       this.#sessions.set(hello.nodeId, session);
       session.start();
     };
@@ -214,12 +233,30 @@ export class Dispatcher implements ReconcileLoop {
     return this.#grace;
   }
 
-  ended(session: NodeSession, markDown: boolean, reason: string): void {
+  /**
+   * `down`: 'now' when the node already was silent for the whole grace, 'unless-back' when its
+   * stream just ended (marked down if no new session opens within the grace), null when the
+   * node is not to blame (this manager stopped leading, a newer session replaced this one).
+   */
+  ended(session: NodeSession, down: SessionEnd, reason: string): void {
     if (this.#sessions.get(session.nodeId) !== session) return;
     this.#sessions.delete(session.nodeId);
-    if (markDown && this.#term !== null) {
-      void this.setNodeState(session.nodeId, 'down', reason);
-    }
+    if (down === null || this.#term === null) return;
+    if (down === 'now') void this.setNodeState(session.nodeId, 'down', reason);
+    else this.#downUnlessBack(session.nodeId, reason);
+  }
+
+  /** Marks the node down after the grace, unless a session of its opens before. */
+  #downUnlessBack(nodeId: string, reason: string): void {
+    const timer = setTimeout(() => {
+      this.#downTimers.delete(nodeId);
+      if (this.#term !== null && !this.#sessions.has(nodeId)) {
+        void this.setNodeState(nodeId, 'down', reason);
+      }
+    }, this.heartbeatMs() * this.#grace);
+    timer.unref();
+    clearTimeout(this.#downTimers.get(nodeId));
+    this.#downTimers.set(nodeId, timer);
   }
 
   report(nodeId: string, taskId: string, status: TaskStatus): void {
@@ -311,7 +348,7 @@ class NodeSession {
     this.nodeId = nodeId;
     this.#call = call;
     this.#lastSeen = d.now();
-    term.addEventListener('abort', () => this.close('the manager stopped leading', false), {
+    term.addEventListener('abort', () => this.close('the manager stopped leading', null), {
       once: true,
     });
   }
@@ -321,12 +358,12 @@ class NodeSession {
     const heartbeatMs = d.heartbeatMs();
     d.log.debug({ nodeId: this.nodeId, sessionId: this.#sessionId }, 'worker session opened');
     this.#call.on('data', (wire: { json: string }) => this.#onMessage(wire));
-    this.#call.on('end', () => this.close('the worker ended its session', true));
-    this.#call.on('cancelled', () => this.close('the worker went away', true));
-    this.#call.on('error', () => this.close('the session broke', true));
-    this.#call.on('close', () => this.close('the session closed', true));
+    this.#call.on('end', () => this.close('the worker ended its session', 'unless-back'));
+    this.#call.on('cancelled', () => this.close('the worker went away', 'unless-back'));
+    this.#call.on('error', () => this.close('the session broke', 'unless-back'));
+    this.#call.on('close', () => this.close('the session closed', 'unless-back'));
     this.#heartbeat = setInterval(() => {
-      if (d.now() - this.#lastSeen > heartbeatMs * d.grace) this.close('heartbeat failure', true);
+      if (d.now() - this.#lastSeen > heartbeatMs * d.grace) this.close('heartbeat failure', 'now');
     }, heartbeatMs);
     this.#heartbeat.unref();
     this.#send({ type: 'session', sessionId: this.#sessionId, heartbeatMs });
@@ -345,7 +382,7 @@ class NodeSession {
       name: `dispatcher session ${this.nodeId}`,
     }).catch((err: unknown) => {
       d.log.warn({ err, nodeId: this.nodeId }, 'assignment stream failed');
-      this.close('the assignment stream failed', true);
+      this.close('the assignment stream failed', 'unless-back');
     });
   }
 
@@ -353,7 +390,7 @@ class NodeSession {
     return this.#logs.open(request, sink);
   }
 
-  close(reason: string, markDown: boolean): void {
+  close(reason: string, down: SessionEnd): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#halt.abort();
@@ -367,7 +404,7 @@ class NodeSession {
         // already gone
       }
     }
-    this.#d.ended(this, markDown, reason);
+    this.#d.ended(this, down, reason);
   }
 
   #onMessage(wire: { json: string }): void {

@@ -1,7 +1,7 @@
 // Where the dispatcher is served. On a manager that is the Raft transport's gRPC server: one
 // cluster port carries Raft and worker sessions, as Swarm's 2377, so a worker needs only the
 // address a manager advertises. Anything with grpc.Server's addService and removeService can
-// host it (tests use a bare server). Plaintext until the cluster CA exists (issue 4).
+// host it (tests use a bare server, in plaintext; a manager's is TLS under the cluster CA).
 
 import type * as grpc from '@grpc/grpc-js';
 import { dispatcherService } from '../../api/dispatcher-wire.ts';

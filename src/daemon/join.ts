@@ -1,0 +1,95 @@
+// The joining node's side of `swarm join`: a key made here, the manager's CA fetched and
+// checked against the token, then a certificate asked for with a CSR and the token's secret.
+// What comes back is checked as well: it must be for this node's key, from that CA, naming the
+// node and role the manager announced.
+
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { CaClient } from '../api/ca-wire.ts';
+import type { NodeDescription, NodeRole } from '../api/objects.ts';
+import {
+  caMatchesToken,
+  createCsr,
+  createNodeKey,
+  joiningClientTls,
+  type NodeClientTls,
+  nodeIdentity,
+} from '../ca/index.ts';
+import { CertificateError, JoinTokenError } from '../errors.ts';
+import type { NodeCertificateFiles } from './node-certificates.ts';
+
+export interface JoinRequest {
+  /** The manager's cluster address, host:port. */
+  readonly managerAddr: string;
+  /** Already parsed once: a malformed token is the caller's bad input, refused before this. */
+  readonly token: string;
+  readonly description: NodeDescription;
+  readonly advertiseAddr?: string;
+  /** For each of the two calls (default 10 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface Admission {
+  readonly nodeId: string;
+  readonly clusterId: string;
+  readonly role: NodeRole;
+  readonly files: NodeCertificateFiles;
+}
+
+export async function requestAdmission(req: JoinRequest): Promise<Admission> {
+  const timeoutMs = req.timeoutMs ?? 10_000;
+  const key = createNodeKey();
+  const csrPem = await createCsr(key.keyPem);
+  const { certPem: caCertPem } = await withCa(req.managerAddr, joiningClientTls(null), (ca) =>
+    ca.call('GetRootCACertificate', {}, timeoutMs),
+  );
+  if (!caMatchesToken(caCertPem, req.token)) {
+    throw new JoinTokenError(
+      `the manager's CA does not match the token: the manager at ${req.managerAddr} is not of ` +
+        'the swarm the token was made for (or something in between answered for it); ' +
+        'check the address and the token',
+    );
+  }
+  // From here the manager must prove it holds a certificate of that CA, as a manager.
+  const issued = await withCa(req.managerAddr, joiningClientTls(caCertPem), (ca) =>
+    ca.call(
+      'IssueNodeCertificate',
+      {
+        token: req.token,
+        csrPem,
+        description: req.description,
+        ...(req.advertiseAddr === undefined ? {} : { advertiseAddr: req.advertiseAddr }),
+      },
+      timeoutMs,
+    ),
+  );
+  const identity = nodeIdentity(issued.certPem, caCertPem);
+  if (
+    identity.nodeId !== issued.nodeId ||
+    identity.role !== issued.role ||
+    identity.clusterId !== issued.clusterId ||
+    !new X509Certificate(issued.certPem).checkPrivateKey(createPrivateKey(key.keyPem))
+  ) {
+    throw new CertificateError(
+      `the manager at ${req.managerAddr} sent a certificate that is not the one asked for`,
+    );
+  }
+  return {
+    nodeId: identity.nodeId,
+    clusterId: identity.clusterId,
+    role: identity.role,
+    files: { caCertPem, keyPem: key.keyPem, certPem: issued.certPem },
+  };
+}
+
+async function withCa<T>(
+  addr: string,
+  tls: NodeClientTls,
+  use: (ca: CaClient) => Promise<T>,
+): Promise<T> {
+  const ca = new CaClient(addr, tls.credentials, tls.channelOptions);
+  try {
+    return await use(ca);
+  } finally {
+    ca.close();
+  }
+}

@@ -1,0 +1,126 @@
+// The CA a joining node talks to on a manager's cluster port: the root certificate for anyone,
+// and a node certificate, with a Node object in the store, for a valid join token and CSR.
+//
+// Only the leader admits nodes (the Node object is a write): a follower answers ORCA_NOT_LEADER
+// naming the leader's address, and the joiner is pointed there (a redirect, not forwarding:
+// the joiner has the token and can ask the leader itself). Everything is checked before
+// anything is signed or stored, so a refused request leaves no trace.
+
+import type {
+  IssueNodeCertificateRequest,
+  IssueNodeCertificateResponse,
+  RootCaCertificateResponse,
+} from '../../api/ca-wire.ts';
+import type { Cluster } from '../../api/objects.ts';
+import { issueNodeCertificate, loadCa } from '../../ca/index.ts';
+import { BadRequestError, OrcaError } from '../../errors.ts';
+import { newId, type Store } from '../../store/index.ts';
+import { parseNodeDescription } from '../dispatcher/index.ts';
+import { joinRole } from './join-role.ts';
+import { newNode } from './new-node.ts';
+
+export interface Leadership {
+  readonly isLeader: boolean;
+  /** The leader's cluster address, when one is known. */
+  readonly leaderAddr: string | null;
+}
+
+export interface CaServiceOptions {
+  readonly store: Store;
+  readonly clusterId: string;
+  readonly leadership: () => Leadership;
+}
+
+export class CaService {
+  readonly #store: Store;
+  readonly #clusterId: string;
+  readonly #leadership: () => Leadership;
+
+  constructor(opts: CaServiceOptions) {
+    this.#store = opts.store;
+    this.#clusterId = opts.clusterId;
+    this.#leadership = opts.leadership;
+  }
+
+  rootCaCertificate(): RootCaCertificateResponse {
+    return { certPem: this.#cluster().rootCa.certPem };
+  }
+
+  /** `peerHost`: the address the request came from, the node's address unless it advertises one. */
+  async issueNodeCertificate(
+    body: unknown,
+    peerHost: string,
+  ): Promise<IssueNodeCertificateResponse> {
+    const req = parseIssueRequest(body);
+    const { isLeader, leaderAddr } = this.#leadership();
+    if (!isLeader) {
+      throw new OrcaError(
+        'ORCA_NOT_LEADER',
+        leaderAddr === null
+          ? 'this manager is not the leader and no leader is known; retry shortly'
+          : `this manager is not the leader; join through the leader at ${leaderAddr}`,
+      );
+    }
+    const { rootCa, joinTokens } = this.#cluster();
+    const role = joinRole(req.token, joinTokens, rootCa.certPem);
+    if (role === 'manager') {
+      throw new OrcaError(
+        'ORCA_SWARM_MANAGER_JOIN',
+        'joining as a manager is not supported yet; join with the worker token ' +
+          '("orca swarm join-token worker" on a manager)',
+      );
+    }
+    const nodeId = newId();
+    const certPem = await issueNodeCertificate(loadCa(rootCa.certPem, rootCa.keyPem), req.csrPem, {
+      nodeId,
+      role,
+      clusterId: this.#clusterId,
+    });
+    await this.#store.update((tx) =>
+      tx.nodes.create(
+        newNode({
+          role,
+          description: req.description,
+          addr: req.advertiseAddr ?? peerHost,
+          state: 'unknown',
+        }),
+        { id: nodeId },
+      ),
+    );
+    return { nodeId, clusterId: this.#clusterId, role, certPem, caCertPem: rootCa.certPem };
+  }
+
+  #cluster(): Required<Pick<Cluster, 'rootCa' | 'joinTokens'>> {
+    const cluster = this.#store.view((tx) => tx.clusters.get(this.#clusterId));
+    if (cluster?.rootCa === undefined || cluster.joinTokens === undefined) {
+      throw new OrcaError(
+        'ORCA_SWARM_PENDING',
+        "the swarm's CA and join tokens are not written yet; retry shortly",
+      );
+    }
+    return { rootCa: cluster.rootCa, joinTokens: cluster.joinTokens };
+  }
+}
+
+/** The request's fields, each checked; a problem names the field. */
+function parseIssueRequest(body: unknown): IssueNodeCertificateRequest {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof b.token !== 'string' || b.token === '') problems.push('token: give the join token');
+  if (typeof b.csrPem !== 'string' || b.csrPem === '') {
+    problems.push('csrPem: give the certificate request (PEM)');
+  }
+  const description = parseNodeDescription(b.description);
+  if (description === null) problems.push('description: not a node description');
+  const advertise = b.advertiseAddr;
+  if (advertise !== undefined && (typeof advertise !== 'string' || advertise === '')) {
+    problems.push('advertiseAddr: must be a non-empty address when given');
+  }
+  if (problems.length > 0 || description === null) throw new BadRequestError(problems.join('; '));
+  return {
+    token: b.token as string,
+    csrPem: b.csrPem as string,
+    description,
+    ...(typeof advertise === 'string' ? { advertiseAddr: advertise } : {}),
+  };
+}
