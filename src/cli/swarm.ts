@@ -60,7 +60,7 @@ Examples:
     .option('--task-history-limit <n>', 'retained tasks per slot (default 5)')
     .option(
       '--dispatcher-heartbeat <duration>',
-      'how often workers report; one silent for 3 periods is marked down (default 5s)',
+      'how often workers report; one silent for 3 periods is marked down (default 2s; Swarm: 5s)',
     )
     .addHelpText(
       'after',

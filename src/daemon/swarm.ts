@@ -44,7 +44,7 @@ import {
   StoreConflictError,
 } from '../errors.ts';
 import { CaService, newNode, serveCa } from '../manager/ca/index.ts';
-import { Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
+import { DEFAULT_HEARTBEAT_MS, Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
 import { LogBroker } from '../manager/logbroker/index.ts';
 import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
 import { RaftNode } from '../raft/node.ts';
@@ -122,7 +122,6 @@ interface Roles {
 }
 
 export const DEFAULT_TASK_HISTORY_LIMIT = 5;
-export const DEFAULT_DISPATCHER_HEARTBEAT_MS = 5000;
 export const DEFAULT_NODE_REPORT_INTERVAL_MS = 10_000;
 /**
  * The dispatcher writes a node's usage at least once every this many report intervals, however
@@ -223,7 +222,7 @@ export class Swarm {
   async init(req: SwarmInitRequest): Promise<SwarmInitResponse> {
     if (this.state !== 'inactive') throw alreadyInSwarm();
     const limit = req.taskHistoryLimit ?? DEFAULT_TASK_HISTORY_LIMIT;
-    const heartbeatMs = req.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS;
+    const heartbeatMs = req.dispatcherHeartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     checkClusterSettings({ taskHistoryLimit: limit, dispatcherHeartbeatMs: heartbeatMs });
     const listen = parseHostPort(
       req.listenAddr ?? this.opts.listenAddr,
@@ -582,8 +581,7 @@ export class Swarm {
               spec: {
                 name: 'default',
                 taskHistoryLimit: m.identity.taskHistoryLimit,
-                dispatcherHeartbeatMs:
-                  m.identity.dispatcherHeartbeatMs ?? DEFAULT_DISPATCHER_HEARTBEAT_MS,
+                dispatcherHeartbeatMs: m.identity.dispatcherHeartbeatMs ?? DEFAULT_HEARTBEAT_MS,
               },
               rootCa: { certPem: newCa.certPem, keyPem: newCa.keyPem },
               joinTokens: createJoinTokens(newCa.certPem),

@@ -2,7 +2,7 @@
 // log subscriptions that ride the sessions.
 
 export { assignmentKey, assignmentSet } from './assignments.ts';
-export { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+export { DEFAULT_HEARTBEAT_MS, Dispatcher, type DispatcherOptions } from './dispatcher.ts';
 export {
   type CancelLogs,
   type LogRequest,
