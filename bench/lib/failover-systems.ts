@@ -1,0 +1,127 @@
+// What `npm run bench:failover` needs from a system under test, and the one probe both systems
+// share. A system is a 3-manager, 2-worker cluster on this machine running one benchmark service
+// whose replicas are placed on the workers only, so that killing a manager never kills a replica
+// and killing a worker moves its replicas to the other worker.
+
+export type SystemName = 'swarm' | 'orca';
+
+/** Thrown when a system was asked for that this benchmark cannot run yet. */
+export class NotAvailable extends Error {}
+
+export interface SystemOptions {
+  /** Keep the cluster's folder (data, logs) after teardown. */
+  keep: boolean;
+  /** Progress, to stderr. */
+  log: (msg: string) => void;
+}
+
+export interface TrialResult {
+  /** The figure: kill -9 to the event, in milliseconds. */
+  ms: number;
+  /** What happened, for the progress log (which node, how many attempts, ...). */
+  note: string;
+}
+
+export interface FailoverSystem {
+  readonly name: SystemName;
+  /** Starts the cluster and the service; resolves once both are healthy and the replicas spread. */
+  setup(): Promise<void>;
+  /**
+   * kill -9 of the leader's host, to the first `service update` acknowledged after it. Resolves
+   * (or rejects) only once the killed host is back and the cluster and service are as before.
+   */
+  leaderFailoverTrial(trial: number): Promise<TrialResult>;
+  /**
+   * kill -9 of a worker's host, to every replica running on the other worker. Restores the
+   * cluster and the spread of the replicas before it resolves, like leaderFailoverTrial.
+   */
+  workerLossTrial(trial: number): Promise<TrialResult>;
+  /** Everything the system started is gone (also when setup failed half way). */
+  teardown(): Promise<void>;
+}
+
+export interface AckProbe {
+  /**
+   * One attempt; resolves once acknowledged, rejects with a short message (counted by message)
+   * otherwise, and settles promptly when `signal` aborts.
+   */
+  attempt(seq: number, signal: AbortSignal): Promise<void>;
+  /** A new attempt starts this often, whatever the ones in flight are doing. */
+  intervalMs: number;
+  /** An attempt that has not answered by then is abandoned (aborted). */
+  attemptTimeoutMs: number;
+  /** At most this many attempts in flight; a tick with that many skips its attempt. */
+  maxInFlight: number;
+  /** Give up when nothing was acknowledged by then. */
+  deadlineMs: number;
+}
+
+export interface Ack {
+  /** performance.now() when the first acknowledgement arrived. */
+  at: number;
+  /** Which attempt (0 = the first, started right away). */
+  seq: number;
+  /** How many attempts were started in all. */
+  started: number;
+  /** Errors of the failed attempts, by first line. */
+  errors: Record<string, number>;
+}
+
+/**
+ * Starts attempts every `intervalMs`, overlapping, until the first is acknowledged. Overlapping
+ * rather than one after the other: during a failover a call can hang (a manager still routing to
+ * the dead leader) rather than fail, and a strict retry loop would add that hang to the figure.
+ * So the figure is at most one interval late, plus the time of the acknowledged call itself.
+ */
+export function firstAcknowledged(p: AckProbe): Promise<Ack> {
+  const stop = new AbortController();
+  const errors: Record<string, number> = {};
+  const deadline = performance.now() + p.deadlineMs;
+  let started = 0;
+  let inFlight = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return new Promise<Ack>((resolve, reject) => {
+    const finish = (outcome: () => void): void => {
+      if (stop.signal.aborted) return;
+      clearInterval(timer);
+      stop.abort();
+      outcome();
+    };
+    const tick = (): void => {
+      if (stop.signal.aborted) return;
+      if (performance.now() > deadline) {
+        finish(() =>
+          reject(
+            new Error(
+              `nothing acknowledged within ${p.deadlineMs} ms (${started} attempts; ` +
+                `errors: ${JSON.stringify(errors)})`,
+            ),
+          ),
+        );
+        return;
+      }
+      if (inFlight >= p.maxInFlight) return;
+      const seq = started++;
+      inFlight++;
+      const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(p.attemptTimeoutMs)]);
+      void p
+        .attempt(seq, signal)
+        .then(
+          () => {
+            const at = performance.now();
+            finish(() => resolve({ at, seq, started, errors }));
+          },
+          (err: unknown) => {
+            if (stop.signal.aborted) return;
+            const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+            errors[msg] = (errors[msg] ?? 0) + 1;
+          },
+        )
+        .finally(() => {
+          inFlight--;
+        });
+    };
+    timer = setInterval(tick, p.intervalMs);
+    tick();
+  });
+}
