@@ -9,12 +9,15 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { POLL_MS } from './lib/converge-watch.ts';
 import { SwarmFailover } from './lib/failover-swarm.ts';
 import {
   type FailoverSystem,
   NotAvailable,
+  REPLICAS,
   type SystemName,
   type SystemOptions,
+  UPDATE_PROBE,
 } from './lib/failover-systems.ts';
 import { killEverything } from './lib/proc.ts';
 import { median, ratio, round } from './lib/stats.ts';
@@ -172,9 +175,10 @@ async function main(): Promise<void> {
     config: {
       trials,
       cluster: '3 managers + 2 workers, one host each, on loopback',
-      replicas: '4, on the workers only (2 per worker before each trial)',
-      update_probe: 'a new update every 100 ms to the surviving managers in turn, 5 s timeout',
-      replica_poll_ms: 100,
+      replicas: REPLICAS,
+      placement: 'workers only, spread evenly before each trial',
+      update_probe: UPDATE_PROBE,
+      replica_poll_ms: POLL_MS,
     },
     machine: {
       cpus: availableParallelism(),

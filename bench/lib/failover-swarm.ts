@@ -8,16 +8,16 @@ import { DockerCliError } from './docker-engine.ts';
 import {
   type FailoverSystem,
   firstAcknowledged,
+  REPLICAS,
   type SystemOptions,
   type TrialResult,
+  UPDATE_PROBE,
 } from './failover-systems.ts';
 import { Fatal, waitFor } from './proc.ts';
 import { IMAGE, MANAGERS, SwarmCluster, WORKERS } from './swarm-cluster.ts';
 
 const SERVICE = 'bench-failover';
 const LABEL = `com.docker.swarm.service.name=${SERVICE}`;
-/** Two per worker: a lost worker's replicas all have to move. */
-const REPLICAS = 4;
 const RECOVER_MS = 120_000;
 
 const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
@@ -83,7 +83,7 @@ export class SwarmFailover implements FailoverSystem {
                 `BENCH_FAILOVER=${trial}.${seq}`,
                 SERVICE,
               ],
-              { signal, timeoutMs: 5_000 },
+              { signal, timeoutMs: UPDATE_PROBE.attemptTimeoutMs },
             );
           } catch (err) {
             throw new Error(
@@ -91,10 +91,7 @@ export class SwarmFailover implements FailoverSystem {
             );
           }
         },
-        intervalMs: 100,
-        attemptTimeoutMs: 5_000,
-        maxInFlight: 8,
-        deadlineMs: 90_000,
+        ...UPDATE_PROBE,
       });
       const ms = ack.at - t0;
       const acked = survivors[ack.seq % survivors.length];
@@ -102,7 +99,8 @@ export class SwarmFailover implements FailoverSystem {
         ms,
         note:
           `killed engine ${leader} (leader); update ${ack.seq + 1} of ${ack.started} ` +
-          `acknowledged by engine ${acked} after ${sec(ms)}; failed attempts: ` +
+          `acknowledged by engine ${acked} after ${sec(ms)} (the call took ` +
+          `${ack.callMs.toFixed(0)} ms); failed attempts: ` +
           JSON.stringify(ack.errors),
       };
     } finally {
