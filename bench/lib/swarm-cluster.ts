@@ -44,7 +44,7 @@ function layout(slot: number, i: number, root: string) {
   };
 }
 
-async function freeSlot(): Promise<number> {
+async function freeSlot(log: (msg: string) => void): Promise<number> {
   const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' });
   const addrs = execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8' });
   const why: string[] = [];
@@ -58,7 +58,9 @@ async function freeSlot(): Promise<number> {
         addrs.includes(` ${e.gwSubnet.replace(/\.0\/24$/, '.')}`),
     );
     if (taken) {
+      // Another run's, or a leftover of a run that was killed before its cleanup could run.
       why.push(`slot ${slot}: bridge ${taken.bridge} or its subnet is in use`);
+      log(`swarm: ${why.at(-1)}; trying the next slot`);
       continue;
     }
     let ports = true;
@@ -104,7 +106,7 @@ export class SwarmCluster {
 
   /** Starts the engines and forms the swarm; resolves when all five nodes are Ready. */
   static async start(opts: { keep: boolean; log: (msg: string) => void }): Promise<SwarmCluster> {
-    const slot = await freeSlot();
+    const slot = await freeSlot(opts.log);
     const c = new SwarmCluster(
       mkdtempSync(join(tmpdir(), 'orca-bench-failover-swarm-')),
       slot,
@@ -114,7 +116,9 @@ export class SwarmCluster {
     try {
       await c.#form(opts.log);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n${c.logTails()}`);
+      const msg = `${(err as Error).message}\n${c.logTails()}`;
+      c.destroy();
+      throw new Error(msg);
     }
     return c;
   }
@@ -140,9 +144,8 @@ export class SwarmCluster {
       (await first.docker(['swarm', 'join-token', '-q', role])).trim();
     const join1 = async (i: number, tok: string) => {
       const a = `${this.#addrs[i]}:${SWARM_PORT}`;
-      await this.engines[i]!.docker(
-        ['swarm', 'join', '--token', tok, '--listen-addr', a].concat(['--advertise-addr', a, a0]),
-      );
+      const args = ['swarm', 'join', '--token', tok, '--listen-addr', a, '--advertise-addr', a, a0];
+      await this.engines[i]!.docker(args);
     };
     // Managers one at a time: each join is a Raft membership change that must commit first.
     const managerToken = await token('manager');
