@@ -148,7 +148,7 @@ export async function waitFor<T>(
   }
 }
 
-function portFree(host: string, port: number): Promise<boolean> {
+export function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));
