@@ -32,9 +32,18 @@ export interface IssueNodeCertificateResponse {
   readonly caCertPem: string;
 }
 
+export interface JoinRaftRequest {
+  /** Where the new manager's Raft transport is dialled: its advertised cluster address. */
+  readonly raftAddr: string;
+}
+
+/** Joined as a learner, or asked of a follower: go to the leader (null: none known yet). */
+export type JoinRaftResponse = { readonly joined: true } | { readonly leaderAddr: string | null };
+
 export interface CaMethods {
   GetRootCACertificate: { req: Record<string, never>; res: RootCaCertificateResponse };
   IssueNodeCertificate: { req: IssueNodeCertificateRequest; res: IssueNodeCertificateResponse };
+  JoinRaft: { req: JoinRaftRequest; res: JoinRaftResponse };
 }
 export type CaMethod = keyof CaMethods;
 

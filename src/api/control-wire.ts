@@ -116,6 +116,9 @@ export interface Info {
     readonly role: string;
     readonly commit: number;
     readonly applied: number;
+    /** Members that vote, and those still catching up (joined managers, before promotion). */
+    readonly voters: readonly string[];
+    readonly learners: readonly string[];
   } | null;
   readonly advertiseAddr: string;
   readonly listenAddr: string;

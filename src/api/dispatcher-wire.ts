@@ -51,7 +51,13 @@ export type WorkerMessage =
 
 export type DispatcherMessage =
   /** The hello was accepted: send a message (a heartbeat if nothing else) every heartbeatMs. */
-  | { readonly type: 'session'; readonly sessionId: string; readonly heartbeatMs: number }
+  | {
+      readonly type: 'session';
+      readonly sessionId: string;
+      readonly heartbeatMs: number;
+      /** Every manager's cluster address: where to look for the leader when this one fails. */
+      readonly managers?: readonly string[];
+    }
   /** Every task this node must run or wind down; a task missing from it is removed. */
   | { readonly type: 'assignments'; readonly tasks: readonly WireAssignedTask[] }
   /** Read the logs of these tasks' containers on this node and send them up as log-lines. */

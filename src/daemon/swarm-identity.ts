@@ -22,6 +22,12 @@ export interface ManagerIdentity extends IdentityBase {
   readonly taskHistoryLimit: number;
   /** Absent in identities written before it could be set at init. */
   readonly dispatcherHeartbeatMs?: number;
+  /**
+   * The manager this one joined through (`swarm join` with the manager token); absent for the
+   * manager that created the swarm. A joined manager never bootstraps a Raft group of its own:
+   * with an empty log it asks to be added to the swarm's.
+   */
+  readonly joinedVia?: string;
 }
 
 /** A worker: a dispatcher session to the manager it joined through, nothing else. */

@@ -47,6 +47,7 @@ import { CaService, newNode, serveCa } from '../manager/ca/index.ts';
 import { DEFAULT_HEARTBEAT_MS, Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
 import { LogBroker } from '../manager/logbroker/index.ts';
 import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
+import { RaftPromoter } from '../manager/membership/promoter.ts';
 import { RaftNode } from '../raft/node.ts';
 import { newId, Store } from '../store/index.ts';
 import type { WorkerSession } from '../worker/session.ts';
@@ -58,10 +59,12 @@ import {
   resolveAdvertise,
 } from './addr.ts';
 import { requestAdmission } from './join.ts';
+import { joinRaftGroup } from './join-raft.ts';
 import type { Logger } from './logger.ts';
 import {
   CERTIFICATES_DIR,
   ensureNodeCertificate,
+  type NodeCertificateFiles,
   readManagerCa,
   readNodeCertificate,
   sameCa,
@@ -99,8 +102,11 @@ interface ManagerMember {
   readonly identity: ManagerIdentity;
   readonly node: RaftNode;
   readonly store: Store;
-  /** The CA this manager's certificate came from (from disk, or made for a new swarm). */
-  readonly ca: RootCa;
+  /**
+   * The CA this manager's certificate came from, with its key (from disk, or made for a new
+   * swarm); null for a manager that joined, which signs with the cluster's copy in the store.
+   */
+  readonly ca: RootCa | null;
   /** This node's certificate, key and CA certificate, as the listener uses them. */
   readonly tls: NodeTlsMaterial;
   /** What runs on top of the store: the leader loops, the dispatcher, the local worker. */
@@ -309,6 +315,30 @@ export class Swarm {
       });
       // Certificates first, the identity last: its presence is what a restart resumes.
       await writeNodeCertificate(this.opts.dataDir, admission.files, null);
+      if (admission.role === 'manager') {
+        const identity: ManagerIdentity = {
+          version: 1,
+          role: 'manager',
+          clusterId: admission.clusterId,
+          nodeId: admission.nodeId,
+          listenAddr: formatHostPort(listen),
+          advertiseAddr: formatHostPort(
+            resolveAdvertise(listen, advertiseText, '--advertise-addr'),
+          ),
+          taskHistoryLimit: DEFAULT_TASK_HISTORY_LIMIT,
+          joinedVia: formatHostPort(manager),
+        };
+        await writeIdentity(this.opts.dataDir, identity);
+        this.message = 'joining the Raft group and catching up';
+        await this.startManager(identity, false);
+        this.state = 'active';
+        this.message = '';
+        this.log.info(
+          { nodeId: identity.nodeId, clusterId: identity.clusterId, via: identity.joinedVia },
+          'joined the swarm as a manager',
+        );
+        return { nodeId: identity.nodeId, role: 'manager', sessionOpen: true };
+      }
       const identity: WorkerIdentity = {
         version: 1,
         role: 'worker',
@@ -427,30 +457,25 @@ export class Swarm {
         },
       },
     });
-    // Raft's listener is mutual TLS, so the certificate comes first: a new swarm's CA is made
-    // here and goes into the Cluster object once the log runs (reconcileObjects).
-    const ca =
-      (await readManagerCa(this.opts.dataDir)) ??
-      (await createRootCa({ clusterId: identity.clusterId }));
-    const tls = await ensureNodeCertificate(this.opts.dataDir, ca, {
-      nodeId: identity.nodeId,
-      role: 'manager',
-      clusterId: identity.clusterId,
-    });
+    const { ca, tls } = await this.managerTls(identity);
     const client = nodeClientTls(tls, { role: 'manager' });
     raft = await RaftNode.start({
       id: identity.nodeId,
       clusterId: identity.clusterId,
       dataDir: this.raftDir,
       listenAddr: identity.listenAddr,
+      advertiseAddr: identity.advertiseAddr,
       credentials: {
         server: nodeServerCredentials(tls),
         channel: client.credentials,
         channelOptions: client.channelOptions,
       },
       authorize: (call, from) => managerPeerProblem(call, tls.caCertPem, from),
-      // Ignored once the data dir holds a log, so a resume passes it unchanged.
-      initialCluster: [{ id: identity.nodeId, addr: identity.advertiseAddr }],
+      // Ignored once the data dir holds a log, so a resume passes it unchanged; a manager that
+      // joined has none: it must never found a group of its own.
+      ...(identity.joinedVia === undefined
+        ? { initialCluster: [{ id: identity.nodeId, addr: identity.advertiseAddr }] }
+        : {}),
       ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),
       machine: store,
       logger: this.log.child({ part: 'raft' }),
@@ -459,6 +484,16 @@ export class Swarm {
     const member: ManagerMember = { identity, node, store, roles: null, ca, tls };
     this.member = member;
     try {
+      // Nothing in the log yet: a joined manager asks the leader to add it (again, if a crash
+      // cut the first request short: the leader answers a member's repeat without a change).
+      if (identity.joinedVia !== undefined && node.status().commit === 0) {
+        await joinRaftGroup({
+          via: identity.joinedVia,
+          raftAddr: identity.advertiseAddr,
+          tls,
+          stopped: () => this.closed,
+        });
+      }
       await this.waitForLeader(node);
       await this.reconcileObjects(member, fresh);
       member.roles = await this.startRoles(member);
@@ -467,6 +502,38 @@ export class Swarm {
       await stopMember(member).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * The manager's CA and certificate, made or checked: a new swarm's CA is made here, before
+   * the log runs (Raft's listener needs the certificate), and goes into the Cluster object in
+   * reconcileObjects. A joined manager keeps the certificate the leader issued it.
+   */
+  private async managerTls(
+    identity: ManagerIdentity,
+  ): Promise<{ ca: RootCa | null; tls: NodeCertificateFiles }> {
+    const subject = {
+      nodeId: identity.nodeId,
+      role: 'manager',
+      clusterId: identity.clusterId,
+    } as const;
+    const kept = await readManagerCa(this.opts.dataDir);
+    if (kept !== null) {
+      return { ca: kept, tls: await ensureNodeCertificate(this.opts.dataDir, kept, subject) };
+    }
+    if (identity.joinedVia !== undefined) {
+      const files = await readNodeCertificate(this.opts.dataDir);
+      if (files === null) {
+        throw new OrcaError(
+          'ORCA_DATA_DIR',
+          `${path.join(this.opts.dataDir, CERTIFICATES_DIR)} lacks this manager's certificate; ` +
+            'leave the swarm ("orca swarm leave --force") and join it again',
+        );
+      }
+      return { ca: null, tls: files };
+    }
+    const ca = await createRootCa({ clusterId: identity.clusterId });
+    return { ca, tls: await ensureNodeCertificate(this.opts.dataDir, ca, subject) };
   }
 
   /**
@@ -480,6 +547,7 @@ export class Swarm {
     const log = this.log;
     const dispatcher = new Dispatcher({
       caCertPem: m.tls.caCertPem,
+      managers: () => Object.values(m.node.status().members),
       store: m.store,
       log: log.child({ part: 'dispatcher' }),
       usageMaxAgeMs: this.reportIntervalMs * REPORTS_PER_USAGE_REFRESH,
@@ -490,6 +558,7 @@ export class Swarm {
       new CaService({
         store: m.store,
         clusterId: m.identity.clusterId,
+        raft: m.node,
         leadership: () => {
           const s = m.node.status();
           return {
@@ -505,6 +574,7 @@ export class Swarm {
       loops: () => [
         new OrchestratorLoop({ store: m.store, log: log.child({ part: 'orchestrator' }) }),
         new SchedulerLoop({ store: m.store, log: log.child({ part: 'scheduler' }) }),
+        new RaftPromoter({ raft: m.node, log: log.child({ part: 'membership' }) }),
         dispatcher,
       ],
       log: log.child({ part: 'leadership' }),
@@ -576,6 +646,12 @@ export class Swarm {
       m.store.update((tx) => {
         const cluster = tx.clusters.get(m.identity.clusterId);
         if (cluster === undefined) {
+          if (newCa === null) {
+            throw new OrcaError(
+              'ORCA_SWARM_PENDING',
+              'the Cluster object has not reached this manager yet; retry shortly',
+            );
+          }
           tx.clusters.create(
             {
               spec: {
@@ -588,7 +664,10 @@ export class Swarm {
             },
             { id: m.identity.clusterId },
           );
-        } else if (cluster.rootCa === undefined || cluster.joinTokens === undefined) {
+        } else if (
+          newCa !== null &&
+          (cluster.rootCa === undefined || cluster.joinTokens === undefined)
+        ) {
           const rootCa = cluster.rootCa ?? { certPem: newCa.certPem, keyPem: newCa.keyPem };
           tx.clusters.update({
             ...cluster,
@@ -608,7 +687,7 @@ export class Swarm {
     );
     if (fresh) this.log.debug({}, 'created the cluster and node objects');
     const stored = m.store.view((tx) => tx.clusters.get(m.identity.clusterId)?.rootCa);
-    if (stored !== undefined && !sameCa(stored.certPem, m.ca.certPem)) {
+    if (stored !== undefined && m.ca !== null && !sameCa(stored.certPem, m.ca.certPem)) {
       // Only a data dir put together by hand gets here: the listener keeps what it started
       // with until the next start, which takes the cluster's CA from these files.
       this.log.warn({}, 'the certificates on disk were not from the cluster CA; reissued');
@@ -702,7 +781,16 @@ export class Swarm {
       cluster: cluster === null ? null : publicCluster(cluster),
       managers: nodes.filter((n) => n.spec.role === 'manager').length,
       nodes: nodes.length,
-      raft: { term: s.term, leader: s.leader, role: s.role, commit: s.commit, applied: s.applied },
+      managerAddresses: Object.values(s.members),
+      raft: {
+        term: s.term,
+        leader: s.leader,
+        role: s.role,
+        commit: s.commit,
+        applied: s.applied,
+        voters: s.voters,
+        learners: s.learners,
+      },
     };
   }
 

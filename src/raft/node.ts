@@ -39,6 +39,8 @@ export interface RaftNodeOptions {
   readonly clusterId: string;
   readonly dataDir: string;
   readonly listenAddr: string;
+  /** The address peers dial (default: the bound address, useless when bound to 0.0.0.0). */
+  readonly advertiseAddr?: string;
   /** The founding members of a new cluster; ignored once the data dir holds state. Absent to join. */
   readonly initialCluster?: readonly { id: NodeId; addr: string }[];
   /**
@@ -224,6 +226,7 @@ export class RaftNode {
         nodeId: opts.id,
         clusterId: opts.clusterId,
         listenAddr: opts.listenAddr,
+        ...(opts.advertiseAddr === undefined ? {} : { advertiseAddr: opts.advertiseAddr }),
         onMessage: (m) => node?.receive(m),
         onUnreachable: (peer) => node?.noteUnreachable(peer),
         onSnapshotStatus: (peer, ok) => node?.noteSnapshot(peer, ok),

@@ -35,7 +35,10 @@ export interface SessionLog extends AgentLog {
 }
 
 export interface WorkerSessionOptions {
-  /** The dispatcher's host:port. */
+  /**
+   * A manager's cluster address (host:port). Only the leader's dispatcher accepts sessions; the
+   * others a session learns of are tried in turn when this one refuses or fails.
+   */
   readonly addr: string;
   readonly nodeId: string;
   readonly runtime: Runtime;
@@ -65,7 +68,10 @@ export class WorkerSession {
   readonly #log: SessionLog;
   readonly #agent: WorkerAgent;
   readonly #logReaders: LogReaders;
-  readonly #client: DispatcherClient;
+  readonly #clients = new Map<string, DispatcherClient>();
+  /** Managers to dial, the one that last accepted first; grows as sessions name others. */
+  #addrs: string[];
+  #next = 0;
   readonly #halt = new AbortController();
   readonly #outbox = new Map<string, TaskStatus>();
   #call: SessionStream | null = null;
@@ -81,10 +87,7 @@ export class WorkerSession {
   constructor(opts: WorkerSessionOptions) {
     this.#opts = opts;
     this.#log = opts.log ?? quiet;
-    this.#client = createDispatcherClient(opts.addr, opts.credentials, {
-      ...dispatcherChannelOptions,
-      ...opts.channelOptions,
-    });
+    this.#addrs = [opts.addr];
     this.#agent = new WorkerAgent({
       ...opts.agent,
       runtime: opts.runtime,
@@ -132,7 +135,24 @@ export class WorkerSession {
     await this.#loop;
     await this.#agent.stop();
     await this.#agentStart;
-    this.#client.close();
+    for (const client of this.#clients.values()) client.close();
+  }
+
+  /** The managers this worker knows of, in the order it tries them. */
+  get managers(): readonly string[] {
+    return this.#addrs;
+  }
+
+  #client(addr: string): DispatcherClient {
+    let client = this.#clients.get(addr);
+    if (client === undefined) {
+      client = createDispatcherClient(addr, this.#opts.credentials, {
+        ...dispatcherChannelOptions,
+        ...this.#opts.channelOptions,
+      });
+      this.#clients.set(addr, client);
+    }
+    return client;
   }
 
   async #run(): Promise<void> {
@@ -140,9 +160,18 @@ export class WorkerSession {
     const max = this.#opts.maxBackoffMs ?? 5_000;
     let backoff = initial;
     while (!this.#halt.signal.aborted) {
-      const accepted = await this.#session();
+      const addr = this.#addrs[this.#next % this.#addrs.length]!;
+      const accepted = await this.#session(addr);
       if (this.#halt.signal.aborted) return;
-      backoff = accepted ? initial : Math.min(backoff * 2, max);
+      if (accepted) {
+        backoff = initial;
+        this.#next = this.#addrs.indexOf(addr);
+      } else {
+        // The next manager at once; the backoff grows only once every one has refused.
+        this.#next = (this.#next + 1) % this.#addrs.length;
+        if (this.#next !== 0) continue;
+        backoff = Math.min(backoff * 2, max);
+      }
       try {
         await delay(backoff, undefined, { signal: this.#halt.signal });
       } catch {
@@ -151,10 +180,18 @@ export class WorkerSession {
     }
   }
 
-  /** One session, until it ends; true if the dispatcher accepted it. */
-  #session(): Promise<boolean> {
+  /** The managers a session named, after the one that accepted it and those known before. */
+  #learnManagers(accepted: string, managers: readonly string[] | undefined): void {
+    if (!Array.isArray(managers)) return;
+    const named = managers.filter((a): a is string => typeof a === 'string' && a !== '');
+    this.#addrs = [...new Set([accepted, ...named, ...this.#addrs])];
+    this.#next = 0;
+  }
+
+  /** One session with the manager at `addr`, until it ends; true if its dispatcher accepted it. */
+  #session(addr: string): Promise<boolean> {
     return new Promise((resolve) => {
-      const call = this.#client.Session();
+      const call = this.#client(addr).Session();
       const ended = new AbortController();
       const uplink = sessionUplink(call, ended.signal);
       let accepted = false;
@@ -187,7 +224,8 @@ export class WorkerSession {
             this.#firstOpen.resolve();
             this.#call = call;
             this.#startHeartbeat(call, msg.heartbeatMs);
-            this.#log.info({ sessionId: msg.sessionId }, 'dispatcher session open');
+            this.#learnManagers(addr, msg.managers);
+            this.#log.info({ sessionId: msg.sessionId, manager: addr }, 'dispatcher session open');
             this.#reportAll();
             this.#startDescribing();
             break;

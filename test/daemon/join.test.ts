@@ -161,14 +161,6 @@ describe('a worker joining a swarm (daemons, CLI, Docker)', () => {
     assert.equal((await info(onJoiner)).swarm, 'inactive');
   });
 
-  it('refuses the manager token for now', async () => {
-    const token = (await onManager.ok('swarm', 'join-token', '-q', 'manager')).trim();
-    const r = await onJoiner.orca('swarm', 'join', '--token', token, managerAddr);
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /joining as a manager is not supported yet/);
-    assert.equal((await nodes()).length, 1);
-  });
-
   it('joins a worker with the worker token: both nodes Ready, with their roles', async () => {
     const out = await onWorker.ok('swarm', 'join', '--token', await workerToken(), managerAddr);
     assert.equal(out, 'This node joined a swarm as a worker.\n');

@@ -16,6 +16,7 @@ export function serveCa(host: ServiceHost, ca: CaService): () => void {
     IssueNodeCertificate: unary((body, call) =>
       ca.issueNodeCertificate(body, hostOfAddr(call.getPeer())),
     ),
+    JoinRaft: unary((body, call) => ca.joinRaft(body, call)),
   };
   host.addService(caService, handlers);
   return () => host.removeService(caService);

@@ -9,11 +9,18 @@
 import type {
   IssueNodeCertificateRequest,
   IssueNodeCertificateResponse,
+  JoinRaftResponse,
   RootCaCertificateResponse,
 } from '../../api/ca-wire.ts';
 import type { Cluster } from '../../api/objects.ts';
-import { issueNodeCertificate, loadCa } from '../../ca/index.ts';
+import {
+  type CallWithAuthContext,
+  callerIdentity,
+  issueNodeCertificate,
+  loadCa,
+} from '../../ca/index.ts';
 import { BadRequestError, OrcaError } from '../../errors.ts';
+import type { RaftStatus } from '../../raft/node.ts';
 import { newId, type Store } from '../../store/index.ts';
 import { parseNodeDescription } from '../dispatcher/index.ts';
 import { joinRole } from './join-role.ts';
@@ -25,21 +32,30 @@ export interface Leadership {
   readonly leaderAddr: string | null;
 }
 
+/** The Raft member a manager's admission changes. */
+export interface RaftMembers {
+  status(): Pick<RaftStatus, 'voters' | 'learners'>;
+  addLearner(id: string, addr: string): Promise<void>;
+}
+
 export interface CaServiceOptions {
   readonly store: Store;
   readonly clusterId: string;
   readonly leadership: () => Leadership;
+  readonly raft: RaftMembers;
 }
 
 export class CaService {
   readonly #store: Store;
   readonly #clusterId: string;
   readonly #leadership: () => Leadership;
+  readonly #raft: RaftMembers;
 
   constructor(opts: CaServiceOptions) {
     this.#store = opts.store;
     this.#clusterId = opts.clusterId;
     this.#leadership = opts.leadership;
+    this.#raft = opts.raft;
   }
 
   rootCaCertificate(): RootCaCertificateResponse {
@@ -63,13 +79,6 @@ export class CaService {
     }
     const { rootCa, joinTokens } = this.#cluster();
     const role = joinRole(req.token, joinTokens, rootCa.certPem);
-    if (role === 'manager') {
-      throw new OrcaError(
-        'ORCA_SWARM_MANAGER_JOIN',
-        'joining as a manager is not supported yet; join with the worker token ' +
-          '("orca swarm join-token worker" on a manager)',
-      );
-    }
     const nodeId = newId();
     const certPem = await issueNodeCertificate(loadCa(rootCa.certPem, rootCa.keyPem), req.csrPem, {
       nodeId,
@@ -88,6 +97,32 @@ export class CaService {
       ),
     );
     return { nodeId, clusterId: this.#clusterId, role, certPem, caCertPem: rootCa.certPem };
+  }
+
+  /**
+   * A manager admitted by IssueNodeCertificate joins the Raft group: the caller is who its
+   * certificate says, and must be a manager node of the store. Asking again is harmless.
+   */
+  async joinRaft(body: unknown, call: CallWithAuthContext): Promise<JoinRaftResponse> {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    if (typeof b.raftAddr !== 'string' || b.raftAddr === '') {
+      throw new BadRequestError('raftAddr: give the address other managers dial');
+    }
+    const { isLeader, leaderAddr } = this.#leadership();
+    if (!isLeader) return { leaderAddr };
+    const caller = callerIdentity(call, this.#cluster().rootCa.certPem);
+    const node = this.#store.view((tx) => tx.nodes.get(caller.nodeId));
+    if (caller.role !== 'manager' || node?.spec.role !== 'manager') {
+      throw new OrcaError(
+        'ORCA_SWARM_NOT_MANAGER',
+        `node ${caller.nodeId} is not a manager of this swarm: only managers join the Raft group`,
+      );
+    }
+    const { voters, learners } = this.#raft.status();
+    if (!voters.includes(caller.nodeId) && !learners.includes(caller.nodeId)) {
+      await this.#raft.addLearner(caller.nodeId, b.raftAddr);
+    }
+    return { joined: true };
   }
 
   #cluster(): Required<Pick<Cluster, 'rootCa' | 'joinTokens'>> {

@@ -53,6 +53,8 @@ export interface DispatcherOptions {
   readonly now?: () => number;
   /** Overrides the cluster's dispatcherHeartbeatMs (tests). */
   readonly heartbeatMs?: number;
+  /** The managers' cluster addresses, told to every worker when its session opens. */
+  readonly managers?: () => readonly string[];
   /** Missed heartbeat periods before a session is ended (default 3). */
   readonly grace?: number;
   /** Pause before retrying a status batch the store refused (default 200 ms). */
@@ -88,6 +90,7 @@ export class Dispatcher implements ReconcileLoop {
   readonly #heartbeatMs: number | undefined;
   readonly #caCertPem: string | undefined;
   readonly #grace: number;
+  readonly #managers: () => readonly string[];
   readonly #retryMs: number;
   readonly #recordingLimits: RecordingLimits;
   /** The current term's run; null while this manager is not leading. */
@@ -107,6 +110,7 @@ export class Dispatcher implements ReconcileLoop {
     this.#heartbeatMs = opts.heartbeatMs;
     this.#caCertPem = opts.caCertPem;
     this.#grace = opts.grace ?? 3;
+    this.#managers = opts.managers ?? (() => []);
     this.#retryMs = opts.retryMs ?? 200;
     this.#recordingLimits = {
       ...defaultRecordingLimits,
@@ -232,6 +236,10 @@ export class Dispatcher implements ReconcileLoop {
     if (this.#heartbeatMs !== undefined) return this.#heartbeatMs;
     const cluster = this.#store.view((tx) => tx.clusters.all()[0]);
     return cluster?.spec.dispatcherHeartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  managers(): readonly string[] {
+    return this.#managers();
   }
 
   get grace(): number {
@@ -371,7 +379,12 @@ class NodeSession {
       if (d.now() - this.#lastSeen > heartbeatMs * d.grace) this.close('heartbeat failure', 'now');
     }, heartbeatMs);
     this.#heartbeat.unref();
-    this.#send({ type: 'session', sessionId: this.#sessionId, heartbeatMs });
+    this.#send({
+      type: 'session',
+      sessionId: this.#sessionId,
+      heartbeatMs,
+      managers: d.managers(),
+    });
     void d.setNodeState(this.nodeId, 'ready', '');
     void runPasses({
       store: d.store,

@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CaClient } from '../../../src/api/ca-wire.ts';
 import type { NodeDescription } from '../../../src/api/objects.ts';
 import {
+  type CallWithAuthContext,
   createCsr,
   createJoinToken,
   createJoinTokens,
@@ -50,8 +51,34 @@ async function newStore(rootCa: RootCa = ca): Promise<Store> {
   return store;
 }
 
-function service(store: Store, leadership: Leadership = { isLeader: true, leaderAddr: null }) {
-  return new CaService({ store, clusterId: CLUSTER_ID, leadership: () => leadership });
+/** Raft membership as the CA service sees it, recording the learners it adds. */
+function fakeRaft() {
+  const learners: string[] = [];
+  const added: [string, string][] = [];
+  return {
+    added,
+    status: () => ({ voters: ['m1'], learners }),
+    addLearner: async (id: string, addr: string) => {
+      added.push([id, addr]);
+      learners.push(id);
+    },
+  };
+}
+
+function service(
+  store: Store,
+  leadership: Leadership = { isLeader: true, leaderAddr: null },
+  raft = fakeRaft(),
+) {
+  return new CaService({ store, clusterId: CLUSTER_ID, leadership: () => leadership, raft });
+}
+
+/** A call as the server sees one over mutual TLS from the holder of `certPem`. */
+function callWith(certPem: string): CallWithAuthContext {
+  const raw = new X509Certificate(certPem).raw;
+  return {
+    getAuthContext: () => ({ sslPeerCertificate: { raw } }),
+  } as unknown as CallWithAuthContext;
 }
 
 async function request(token = tokens.worker) {
@@ -140,14 +167,48 @@ describe('the CA service', () => {
     assert.equal(nodeCount(store), 0);
   });
 
-  it('refuses the manager token for now, creating nothing', async () => {
+  it('signs a manager token holder as a manager, and lets it join the Raft group once', async () => {
     const store = await newStore();
+    const raft = fakeRaft();
+    const ca1 = service(store, undefined, raft);
     const { body } = await request(tokens.manager);
-    await assert.rejects(
-      service(store).issueNodeCertificate(body, '10.0.0.7'),
-      refused('ORCA_SWARM_MANAGER_JOIN', /joining as a manager is not supported yet/),
+    const res = await ca1.issueNodeCertificate(body, '10.0.0.8');
+    assert.equal(res.role, 'manager');
+    assert.equal(nodeIdentity(res.certPem, ca.certPem).role, 'manager');
+    assert.equal(store.view((tx) => tx.nodes.get(res.nodeId))?.spec.role, 'manager');
+
+    const call = callWith(res.certPem);
+    assert.deepEqual(await ca1.joinRaft({ raftAddr: '10.0.0.8:2377' }, call), { joined: true });
+    assert.deepEqual(raft.added, [[res.nodeId, '10.0.0.8:2377']]);
+    // Asked again (the joiner restarted): already a learner, nothing added.
+    assert.deepEqual(await ca1.joinRaft({ raftAddr: '10.0.0.8:2377' }, call), { joined: true });
+    assert.equal(raft.added.length, 1);
+  });
+
+  it('keeps workers out of the Raft group, and points a joining manager at the leader', async () => {
+    const store = await newStore();
+    const raft = fakeRaft();
+    const worker = await service(store, undefined, raft).issueNodeCertificate(
+      (await request()).body,
+      '10.0.0.9',
     );
-    assert.equal(nodeCount(store), 0);
+    await assert.rejects(
+      service(store, undefined, raft).joinRaft(
+        { raftAddr: '10.0.0.9:2377' },
+        callWith(worker.certPem),
+      ),
+      refused('ORCA_SWARM_NOT_MANAGER', /only managers join the Raft group/),
+    );
+    await assert.rejects(
+      service(store, undefined, raft).joinRaft({}, callWith(worker.certPem)),
+      refused('ORCA_BAD_REQUEST', /^raftAddr: /),
+    );
+    const follower = service(store, { isLeader: false, leaderAddr: '10.0.0.1:2377' }, raft);
+    assert.deepEqual(
+      await follower.joinRaft({ raftAddr: '10.0.0.9:2377' }, callWith(worker.certPem)),
+      { leaderAddr: '10.0.0.1:2377' },
+    );
+    assert.deepEqual(raft.added, []);
   });
 
   it('sends the joiner to the leader when asked of a follower', async () => {

@@ -1,0 +1,172 @@
+// Three managers, each an orca daemon in its own network namespace: two join the first with the
+// manager token, become voters once caught up, and the cluster survives the loss of its leader
+// (kill -9) without losing a write the CLI acknowledged; a manager cut off from the other two
+// refuses writes while the majority carries on, and catches up when healed.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../support/wait.ts';
+import { netnsUnsupported } from './netns.ts';
+import { OrcaCluster } from './orca-cluster.ts';
+
+const IMAGE = 'orca-test/busybox:1';
+
+interface InfoJson {
+  swarm: string;
+  nodeId: string;
+  raft: { leader: string | null; role: string; voters: string[]; learners: string[] } | null;
+}
+
+interface ServiceJson {
+  spec: { name: string; task: { container: { env: string[] } } };
+}
+
+describe('three managers', { skip: netnsUnsupported() }, () => {
+  let cluster: OrcaCluster;
+  const ids: string[] = [];
+
+  const info = (i: number) => cluster.json<InfoJson>(i, 'info');
+  /** The host whose daemon leads, as the given live hosts agree on it. */
+  const leaderHost = async (live: readonly number[]): Promise<number> => {
+    let found = -1;
+    await waitFor(
+      async () => {
+        const views = await Promise.all(live.map(async (i) => (await info(i)).raft?.leader));
+        const leader = views[0];
+        if (leader === undefined || leader === null || views.some((v) => v !== leader)) {
+          throw new Error(`no agreed leader: ${JSON.stringify(views)}`);
+        }
+        found = ids.indexOf(leader);
+        return found >= 0 && live.includes(found);
+      },
+      { timeoutMs: 30_000, what: `a leader agreed on by hosts ${live.join(', ')}` },
+    );
+    return found;
+  };
+
+  before(async () => {
+    cluster = await OrcaCluster.start({ hosts: 3 });
+    await cluster.ok(0, 'swarm', 'init', '--advertise-addr', cluster.node(0).host.ip);
+    ids.push(await cluster.nodeId(0));
+    const token = (await cluster.ok(0, 'swarm', 'join-token', '-q', 'manager')).trim();
+    for (const i of [1, 2]) {
+      const out = await cluster.ok(
+        i,
+        'swarm',
+        'join',
+        '--token',
+        token,
+        '--advertise-addr',
+        cluster.node(i).host.ip,
+        cluster.node(0).clusterAddr,
+      );
+      assert.match(out, /joined a swarm as a manager/);
+      ids.push(await cluster.nodeId(i));
+    }
+  });
+  after(async () => {
+    await cluster?.destroy();
+  });
+
+  it('makes the joined managers voters, and every manager answers for the cluster', async () => {
+    await waitFor(
+      async () => {
+        const raft = (await info(0)).raft;
+        return raft?.voters.length === 3 && raft.learners.length === 0;
+      },
+      { timeoutMs: 30_000, what: 'three voters, no learner left' },
+    );
+    for (const i of [0, 1, 2]) {
+      const nodes = await cluster.json<{ spec: { role: string } }[]>(i, 'node', 'ls');
+      assert.deepEqual(
+        nodes.map((n) => n.spec.role),
+        ['manager', 'manager', 'manager'],
+        `node ls on host ${i}`,
+      );
+    }
+  });
+
+  it('loses no acknowledged write when the leader is killed with -9', async () => {
+    await cluster.ok(
+      0,
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'kept',
+      '--replicas',
+      '2',
+      '--init',
+      IMAGE,
+      'sleep',
+      '3600',
+    );
+    const leader = await leaderHost([0, 1, 2]);
+    const others = [0, 1, 2].filter((i) => i !== leader);
+    // Writes acknowledged through a follower just before the kill.
+    for (let n = 1; n <= 5; n++) {
+      await cluster.ok(
+        others[0]!,
+        'service',
+        'update',
+        '--detach',
+        '--env-add',
+        `GEN=${n}`,
+        'kept',
+      );
+    }
+    await cluster.kill(leader);
+    const next = await leaderHost(others);
+    assert.notEqual(next, leader);
+    await waitFor(
+      async () =>
+        (
+          await cluster.orca(
+            others[1]!,
+            'service',
+            'update',
+            '--detach',
+            '--env-add',
+            'GEN=6',
+            'kept',
+          )
+        ).code === 0,
+      { timeoutMs: 30_000, what: 'an update acknowledged after the failover' },
+    );
+    for (const i of others) {
+      const [svc] = await cluster.json<ServiceJson[]>(i, 'service', 'inspect', 'kept');
+      assert.ok(svc?.spec.task.container.env.includes('GEN=6'), `host ${i} has every update`);
+    }
+
+    // The old leader comes back as a follower and catches up.
+    await cluster.startDaemon(leader);
+    await waitFor(
+      async () => {
+        const [svc] = await cluster.json<ServiceJson[]>(leader, 'service', 'inspect', 'kept');
+        return svc?.spec.task.container.env.includes('GEN=6');
+      },
+      { timeoutMs: 30_000, what: 'the restarted manager caught up' },
+    );
+  });
+
+  it('refuses writes on a manager cut off from the majority, which carries on', async () => {
+    const leader = await leaderHost([0, 1, 2]);
+    const cut = [0, 1, 2].find((i) => i !== leader)!;
+    const majority = [0, 1, 2].filter((i) => i !== cut);
+    await cluster.net.partition([cut], majority);
+    try {
+      const refused = await cluster.orca(cut, 'service', 'scale', '--detach', 'kept=3');
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /lost quorum/, refused.stderr);
+      await cluster.ok(majority[0]!, 'service', 'update', '--detach', '--env-add', 'GEN=7', 'kept');
+    } finally {
+      await cluster.net.healAll();
+    }
+    await waitFor(
+      async () => {
+        const [svc] = await cluster.json<ServiceJson[]>(cut, 'service', 'inspect', 'kept');
+        return svc?.spec.task.container.env.includes('GEN=7');
+      },
+      { timeoutMs: 30_000, what: 'the healed manager caught up' },
+    );
+  });
+});
