@@ -24,9 +24,6 @@ export const UPDATE_PROBE = {
   deadlineMs: 90_000,
 } as const;
 
-/** Thrown when a system was asked for that this benchmark cannot run yet. */
-export class NotAvailable extends Error {}
-
 export interface SystemOptions {
   /** Keep the cluster's folder (data, logs) after teardown. */
   keep: boolean;

@@ -49,6 +49,13 @@ export type WorkerMessage =
    */
   | { readonly type: 'logs-done'; readonly subscriptionId: string; readonly error?: string };
 
+/**
+ * Trailing metadata of a session a follower refuses (only the leader's dispatcher serves):
+ * every manager's cluster address, comma-separated, so that a worker which knows only this
+ * manager finds the others.
+ */
+export const MANAGERS_METADATA_KEY = 'orca-managers';
+
 export type DispatcherMessage =
   /** The hello was accepted: send a message (a heartbeat if nothing else) every heartbeatMs. */
   | {

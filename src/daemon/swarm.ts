@@ -591,6 +591,7 @@ export class Swarm {
     const dispatcherAddr = localDialAddr(m.node.listenAddress);
     const worker = startWorkerRole({
       managerAddr: dispatcherAddr,
+      managers: () => Object.values(m.node.status().members),
       nodeId: m.identity.nodeId,
       tls: m.tls,
       dockerHost: this.opts.dockerHost,

@@ -11,6 +11,8 @@ import type { Logger } from './logger.ts';
 export interface WorkerRoleOptions {
   /** The manager's cluster address. */
   readonly managerAddr: string;
+  /** More managers to look for the leader among (a manager's own worker: its Raft peers). */
+  readonly managers?: () => readonly string[];
   readonly nodeId: string;
   readonly tls: NodeTlsMaterial;
   readonly dockerHost: string;
@@ -24,6 +26,7 @@ export function startWorkerRole(opts: WorkerRoleOptions): WorkerSession {
   const { credentials, channelOptions } = nodeClientTls(opts.tls, { role: 'manager' });
   const worker = new WorkerSession({
     addr: opts.managerAddr,
+    ...(opts.managers === undefined ? {} : { managers: opts.managers }),
     credentials,
     channelOptions,
     nodeId: opts.nodeId,

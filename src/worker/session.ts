@@ -20,6 +20,7 @@ import {
   decodeMessage,
   dispatcherChannelOptions,
   encodeMessage,
+  MANAGERS_METADATA_KEY,
   type SessionStream,
   type StatusUpdate,
   type WorkerMessage,
@@ -40,6 +41,8 @@ export interface WorkerSessionOptions {
    * others a session learns of are tried in turn when this one refuses or fails.
    */
   readonly addr: string;
+  /** More managers to try, asked before each attempt (a manager's own worker: its Raft peers). */
+  readonly managers?: () => readonly string[];
   readonly nodeId: string;
   readonly runtime: Runtime;
   readonly log?: SessionLog;
@@ -160,6 +163,7 @@ export class WorkerSession {
     const max = this.#opts.maxBackoffMs ?? 5_000;
     let backoff = initial;
     while (!this.#halt.signal.aborted) {
+      this.#addManagers(this.#opts.managers?.() ?? []);
       const addr = this.#addrs[this.#next % this.#addrs.length]!;
       const accepted = await this.#session(addr);
       if (this.#halt.signal.aborted) return;
@@ -178,6 +182,11 @@ export class WorkerSession {
         return;
       }
     }
+  }
+
+  /** Managers to try after those known already. */
+  #addManagers(addrs: readonly string[]): void {
+    for (const a of addrs) if (a !== '' && !this.#addrs.includes(a)) this.#addrs.push(a);
   }
 
   /** The managers a session named, after the one that accepted it and those known before. */
@@ -251,7 +260,11 @@ export class WorkerSession {
             break;
         }
       });
-      call.on('error', (err) => finish('error', err));
+      call.on('error', (err: grpc.ServiceError) => {
+        const named = err.metadata?.get(MANAGERS_METADATA_KEY)[0];
+        if (typeof named === 'string') this.#addManagers(named.split(','));
+        finish('error', err);
+      });
       call.on('end', () => finish('the manager ended it'));
       call.on('close', () => finish('closed'));
       this.#write(call, { type: 'hello', nodeId: this.#opts.nodeId });

@@ -146,6 +146,14 @@ describe('three managers', { skip: netnsUnsupported() }, () => {
       },
       { timeoutMs: 30_000, what: 'the restarted manager caught up' },
     );
+    // Its own worker finds the new leader's dispatcher among the managers: ready again.
+    await waitFor(
+      async () => {
+        const nodes = await cluster.json<{ status: { state: string } }[]>(next, 'node', 'ls');
+        return nodes.every((n) => n.status.state === 'ready');
+      },
+      { timeoutMs: 30_000, what: 'every manager ready after the restart' },
+    );
   });
 
   it('refuses writes on a manager cut off from the majority, which carries on', async () => {

@@ -19,6 +19,7 @@ import {
   type DispatcherMessage,
   decodeMessage,
   encodeMessage,
+  MANAGERS_METADATA_KEY,
   type SessionCall,
   type WorkerMessage,
 } from '../../api/dispatcher-wire.ts';
@@ -170,7 +171,10 @@ export class Dispatcher implements ReconcileLoop {
   session(call: SessionCall): void {
     const term = this.#term;
     if (term === null) {
-      fail(call, grpc.status.UNAVAILABLE, 'this manager is not the leader; retry');
+      // Where to look instead: a worker that knows only this manager learns the others.
+      const metadata = new grpc.Metadata();
+      metadata.set(MANAGERS_METADATA_KEY, this.#managers().join(','));
+      fail(call, grpc.status.UNAVAILABLE, 'this manager is not the leader; retry', metadata);
       return;
     }
     let started = false;
@@ -462,6 +466,11 @@ class NodeSession {
   }
 }
 
-function fail(call: SessionCall, code: grpc.status, details: string): void {
-  call.emit('error', { code, details, metadata: new grpc.Metadata() });
+function fail(
+  call: SessionCall,
+  code: grpc.status,
+  details: string,
+  metadata = new grpc.Metadata(),
+): void {
+  call.emit('error', { code, details, metadata });
 }
