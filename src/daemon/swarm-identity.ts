@@ -22,6 +22,8 @@ export interface ManagerIdentity extends IdentityBase {
   readonly taskHistoryLimit: number;
   /** Absent in identities written before it could be set at init. */
   readonly dispatcherHeartbeatMs?: number;
+  /** `swarm init --autolock`, for the same purpose; absent: off. */
+  readonly autolock?: boolean;
 }
 
 /** A worker: a dispatcher session to the manager it joined through, nothing else. */
