@@ -168,6 +168,7 @@ describe('autolock: encryption at rest and a locked restart (daemon, CLI, Docker
     assert.equal(await cli.ok('swarm', 'unlock-key', '-q'), `${key}\n`);
     const shown = await cli.ok('info', '--format', 'json');
     assert.ok(!shown.includes(key), 'info does not show the key');
+    assert.ok(!manager.stderr.includes(key), 'nor does the log');
     const i = JSON.parse(shown) as Info;
     clusterId = i.clusterId;
     assert.equal(i.cluster?.spec.autolock, true);
@@ -228,6 +229,7 @@ describe('autolock: encryption at rest and a locked restart (daemon, CLI, Docker
     assert.deepEqual(await waitCanaryRuns(), tasks);
     assert.equal(await listening((await info()).listenAddr), true);
     assert.equal(await cli.ok('swarm', 'unlock-key', '-q'), `${key}\n`);
+    assert.ok(!manager.stderr.includes(key), 'the daemon does not log the key it was given');
     const again = await unlock(key);
     assert.equal(again.code, 1);
     assert.equal(again.stderr, 'orca: swarm is not locked\n');
