@@ -22,12 +22,31 @@ export interface SwarmInitRequest {
   readonly listenAddr?: string;
   readonly taskHistoryLimit?: number;
   readonly dispatcherHeartbeatMs?: number;
+  /** Managers need the unlock key to restart (`--autolock`); the key is in the Cluster object. */
+  readonly autolock?: boolean;
 }
 
 /** The cluster settings to change; absent ones are kept. */
 export interface SwarmUpdateRequest {
   readonly taskHistoryLimit?: number;
   readonly dispatcherHeartbeatMs?: number;
+  /** On: a new unlock key (kept when already on); off: the key removed. */
+  readonly autolock?: boolean;
+}
+
+export interface SwarmUnlockRequest {
+  /** `ORCAKEY-1-...`, as `swarm unlock-key` printed it. */
+  readonly unlockKey: string;
+}
+
+export interface SwarmUnlockKeyRequest {
+  /** Replace the key first: every manager wraps its data key with the new one. */
+  readonly rotate?: boolean;
+}
+
+export interface SwarmUnlockKeyResponse {
+  /** '' while autolock is off. */
+  readonly unlockKey: string;
 }
 export interface SwarmInitResponse {
   readonly nodeId: string;
@@ -99,8 +118,9 @@ export interface NodeUpdateRequest extends NodeRef {
 }
 
 export interface Info {
-  readonly swarm: 'inactive' | 'pending' | 'active' | 'error';
-  /** Why the swarm is not active: a restart still electing, or the error that stopped it. */
+  /** `locked`: a manager restarted with autolock on, waiting for `swarm unlock`. */
+  readonly swarm: 'inactive' | 'pending' | 'active' | 'error' | 'locked';
+  /** Why the swarm is not active: a restart still electing, locked, or the error that stopped it. */
   readonly message: string;
   readonly nodeId: string;
   readonly isManager: boolean;
@@ -226,6 +246,8 @@ export interface ControlMethods {
   SwarmJoinToken: { req: SwarmJoinTokenRequest; res: SwarmJoinTokenResponse };
   SwarmLeave: { req: SwarmLeaveRequest; res: Empty };
   SwarmUpdate: { req: SwarmUpdateRequest; res: Cluster };
+  SwarmUnlock: { req: SwarmUnlockRequest; res: Empty };
+  SwarmUnlockKey: { req: SwarmUnlockKeyRequest; res: SwarmUnlockKeyResponse };
   Info: { req: Empty; res: Info };
   NodeList: { req: Empty; res: NodeListResponse };
   NodeInspect: { req: NodeRef; res: NodeView };
@@ -268,6 +290,8 @@ export const controlMethods: readonly ControlMethod[] = [
   'SwarmJoinToken',
   'SwarmLeave',
   'SwarmUpdate',
+  'SwarmUnlock',
+  'SwarmUnlockKey',
   'Info',
   'NodeList',
   'NodeInspect',

@@ -259,6 +259,12 @@ export interface ClusterSpec {
   /** Retained tasks per slot (`--task-history-limit`, default 5 as Swarm). */
   readonly taskHistoryLimit: number;
   readonly dispatcherHeartbeatMs: number;
+  /**
+   * Managers keep their data key wrapped by the unlock key and need it to restart (`swarm init
+   * --autolock`, `swarm update --autolock`), as Swarm's EncryptionConfig.AutoLockManagers.
+   * Absent: off.
+   */
+  readonly autolock?: boolean;
 }
 
 export interface Cluster {
@@ -277,6 +283,12 @@ export interface Cluster {
    * had them, until their next start adds them.
    */
   readonly joinTokens?: JoinTokens;
+  /**
+   * The key every manager wraps its data key with while `spec.autolock` is on
+   * (`ORCAKEY-1-...`), as Swarm's ManagerUnlockKey; absent while it is off. Secret: a client
+   * sees it only through `swarm unlock-key`, never in the cluster object (publicCluster()).
+   */
+  readonly unlockKey?: string;
 }
 
 export interface JoinTokens {
@@ -284,9 +296,12 @@ export interface JoinTokens {
   readonly manager: string;
 }
 
-/** The cluster as clients see it: the root CA's certificate, its key blanked (''), no tokens. */
+/**
+ * The cluster as clients see it: the root CA's certificate, its key blanked (''), no join
+ * tokens, no unlock key.
+ */
 export function publicCluster(cluster: Cluster): Cluster {
-  const { rootCa, joinTokens: _secret, ...rest } = cluster;
+  const { rootCa, joinTokens: _secret, unlockKey: _key, ...rest } = cluster;
   return rootCa === undefined ? rest : { ...rest, rootCa: { certPem: rootCa.certPem, keyPem: '' } };
 }
 

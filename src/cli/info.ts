@@ -10,8 +10,10 @@ export function formatInfo(i: Info): string {
   if (i.swarm !== 'inactive') {
     lines.push(` NodeID: ${i.nodeId}`, ` Is Manager: ${i.isManager}`);
     // As Docker's: a worker holds no cluster state, so it has no counts or settings to show.
-    if (i.isManager) {
-      lines.push(` ClusterID: ${i.clusterId}`, ` Managers: ${i.managers}`, ` Nodes: ${i.nodes}`);
+    if (i.isManager) lines.push(` ClusterID: ${i.clusterId}`);
+    // A locked manager has read nothing of the cluster yet.
+    if (i.isManager && i.swarm !== 'locked') {
+      lines.push(` Managers: ${i.managers}`, ` Nodes: ${i.nodes}`);
     }
     if (i.cluster !== null) {
       lines.push(
@@ -19,6 +21,7 @@ export function formatInfo(i: Info): string {
         `  Task History Retention Limit: ${i.cluster.spec.taskHistoryLimit}`,
         ' Dispatcher:',
         `  Heartbeat Period: ${i.cluster.spec.dispatcherHeartbeatMs / 1000} seconds`,
+        ` Autolock Managers: ${i.cluster.spec.autolock === true}`,
       );
     }
     if (i.raft !== null) {

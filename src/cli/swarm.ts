@@ -1,18 +1,30 @@
 import type { Command } from 'commander';
 import type { SwarmJoinTokenResponse, SwarmUpdateRequest } from '../api/control-wire.ts';
-import { InvalidFlagsError, NotManagerError, OrcaError } from '../errors.ts';
+import { InvalidFlagsError, NotManagerError, OrcaError, SwarmLockedError } from '../errors.ts';
 import { hostOf } from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { parseDuration } from './service-spec/durations.ts';
 import { Problems } from './service-spec/problems.ts';
+import {
+  addSwarmLockCommands,
+  currentUnlockKey,
+  parseAutolock,
+  unlockInstructions,
+} from './swarm-lock.ts';
 
-/** `--task-history-limit` and `--dispatcher-heartbeat`, shared by init and update; every problem at once. */
+/**
+ * `--task-history-limit`, `--dispatcher-heartbeat` and `--autolock`, shared by init and
+ * update; every problem at once.
+ */
 export function clusterSettings(o: {
   taskHistoryLimit?: string;
   dispatcherHeartbeat?: string;
+  autolock?: string | boolean;
 }): SwarmUpdateRequest {
   const p = new Problems();
-  const out: { taskHistoryLimit?: number; dispatcherHeartbeatMs?: number } = {};
+  const out: { taskHistoryLimit?: number; dispatcherHeartbeatMs?: number; autolock?: boolean } = {};
+  const autolock = p.check(() => parseAutolock(o.autolock));
+  if (autolock !== undefined) out.autolock = autolock;
   if (o.taskHistoryLimit !== undefined) {
     const limit = Number(o.taskHistoryLimit);
     if (!/^\d+$/.test(o.taskHistoryLimit) || !Number.isSafeInteger(limit)) {
@@ -43,6 +55,8 @@ Examples:
   orca swarm init --advertise-addr 10.0.0.5
   orca swarm join-token worker
   orca swarm join --token ORCA-1-... 10.0.0.5:2377
+  orca swarm init --autolock
+  orca swarm unlock
   orca swarm leave --force`,
     );
 
@@ -62,13 +76,18 @@ Examples:
       '--dispatcher-heartbeat <duration>',
       'how often workers report; one silent for 3 periods is marked down (default 2s; Swarm: 5s)',
     )
+    .option(
+      '--autolock [bool]',
+      'a restarted manager stays locked until "orca swarm unlock" is given the key printed here',
+    )
     .addHelpText(
       'after',
       `
 Examples:
   orca swarm init
   orca swarm init --advertise-addr 10.0.0.5 --task-history-limit 10
-  orca swarm init --dispatcher-heartbeat 1s    # a dead worker's tasks move after about 3 s`,
+  orca swarm init --dispatcher-heartbeat 1s    # a dead worker's tasks move after about 3 s
+  orca swarm init --autolock                   # prints the unlock key: keep it safe`,
     )
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const settings = clusterSettings(o);
@@ -84,6 +103,9 @@ Examples:
       process.stdout.write(
         `${joinInstructions(worker)}To add a manager to this swarm, run 'orca swarm join-token manager' and follow the instructions.\n\n`,
       );
+      if (settings.autolock === true) {
+        process.stdout.write(unlockInstructions(await currentUnlockKey(host)));
+      }
     });
 
   swarm
@@ -186,25 +208,44 @@ Examples:
       '--dispatcher-heartbeat <duration>',
       'how often workers report; one silent for 3 periods is marked down',
     )
+    .option(
+      '--autolock [bool]',
+      'true: managers need the unlock key (printed here) to restart; false: they restart by themselves',
+    )
     .addHelpText(
       'after',
       `
 Examples:
   orca swarm update --task-history-limit 2
-  orca swarm update --dispatcher-heartbeat 1s`,
+  orca swarm update --dispatcher-heartbeat 1s
+  orca swarm update --autolock=true     # prints the unlock key
+  orca swarm update --autolock=false`,
     )
     .action(
-      async (o: { taskHistoryLimit?: string; dispatcherHeartbeat?: string }, cmd: Command) => {
+      async (
+        o: { taskHistoryLimit?: string; dispatcherHeartbeat?: string; autolock?: string | boolean },
+        cmd: Command,
+      ) => {
         const settings = clusterSettings(o);
         if (Object.keys(settings).length === 0) {
           throw new InvalidFlagsError([
-            'nothing to update: give --task-history-limit or --dispatcher-heartbeat',
+            'nothing to update: give --task-history-limit, --dispatcher-heartbeat or --autolock',
           ]);
         }
-        await callDaemon(hostOf(cmd), 'SwarmUpdate', settings);
+        const host = hostOf(cmd);
+        // As Docker: the key is shown when this update turns autolock on.
+        const wasLocking =
+          settings.autolock === true &&
+          (await callDaemon(host, 'Info', {})).cluster?.spec.autolock === true;
+        await callDaemon(host, 'SwarmUpdate', settings);
         process.stdout.write('Swarm updated.\n');
+        if (settings.autolock === true && !wasLocking) {
+          process.stdout.write(unlockInstructions(await currentUnlockKey(host)));
+        }
       },
     );
+
+  addSwarmLockCommands(swarm);
 
   swarm
     .command('ca')
@@ -219,6 +260,7 @@ Examples:
     .action(async (_o: unknown, cmd: Command) => {
       const info = await callDaemon(hostOf(cmd), 'Info', {});
       if (info.swarm === 'active' && !info.isManager) throw new NotManagerError();
+      if (info.swarm === 'locked') throw new SwarmLockedError();
       const certPem = info.cluster?.rootCa?.certPem;
       if (certPem === undefined) {
         throw new OrcaError(

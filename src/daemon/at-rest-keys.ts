@@ -9,7 +9,7 @@
 // `<data-dir>/keys.json`, mode 0600: { version, dek: base64(sealed DEK), kek?: base64 }.
 
 import { createPrivateKey, randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseUnlockKey } from '../ca/unlock-key.ts';
 import { DataDirError, UnlockKeyError } from '../errors.ts';
@@ -73,6 +73,11 @@ export async function unlockAtRestKeys(dataDir: string, unlockKey: string): Prom
       'the unlock key is not the one this node is locked with (a rotated key? `orca swarm unlock-key` on another manager shows the current one)',
     );
   }
+}
+
+/** Leaving the swarm: the keys go with the data they open. */
+export async function removeAtRestKeys(dataDir: string): Promise<void> {
+  await rm(path.join(dataDir, FILE), { force: true });
 }
 
 /** A private key PEM as it is stored: encrypted PKCS#8 under the DEK. */

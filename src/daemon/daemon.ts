@@ -58,6 +58,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           return {};
         },
         SwarmUpdate: (req) => swarm.update(req),
+        SwarmUnlock: async (req) => {
+          await swarm.unlock(req);
+          return {};
+        },
+        SwarmUnlockKey: (req) => swarm.unlockKey(req),
         Info: async (): Promise<Info> => ({
           ...(await swarm.info()),
           dataDir: opts.dataDir,

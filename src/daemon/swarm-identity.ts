@@ -28,6 +28,8 @@ export interface ManagerIdentity extends IdentityBase {
    * with an empty log it asks to be added to the swarm's.
    */
   readonly joinedVia?: string;
+  /** `swarm init --autolock`, for the same purpose; absent: off. */
+  readonly autolock?: boolean;
 }
 
 /** A worker: a dispatcher session to the manager it joined through, nothing else. */

@@ -14,6 +14,9 @@ import type {
   SwarmJoinResponse,
   SwarmJoinTokenRequest,
   SwarmJoinTokenResponse,
+  SwarmUnlockKeyRequest,
+  SwarmUnlockKeyResponse,
+  SwarmUnlockRequest,
   SwarmUpdateRequest,
 } from '../api/control-wire.ts';
 import {
@@ -42,6 +45,7 @@ import {
   OrcaError,
   ProposalUnknownError,
   StoreConflictError,
+  SwarmLockedError,
 } from '../errors.ts';
 import { CaService, newNode, serveCa } from '../manager/ca/index.ts';
 import { DEFAULT_HEARTBEAT_MS, Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
@@ -49,6 +53,7 @@ import { LogBroker } from '../manager/logbroker/index.ts';
 import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
 import { RaftPromoter } from '../manager/membership/promoter.ts';
 import { RaftNode } from '../raft/node.ts';
+import { aesGcmCipher } from '../raft/value-cipher.ts';
 import { newId, Store } from '../store/index.ts';
 import type { WorkerSession } from '../worker/session.ts';
 import {
@@ -58,6 +63,13 @@ import {
   parseHostPort,
   resolveAdvertise,
 } from './addr.ts';
+import {
+  initialUnlockKey,
+  ManagerKeys,
+  notLocked,
+  withAutolock,
+  withNewUnlockKey,
+} from './autolock.ts';
 import { requestAdmission } from './join.ts';
 import { joinRaftGroup } from './join-raft.ts';
 import type { Logger } from './logger.ts';
@@ -174,10 +186,13 @@ export class Swarm {
   /** init, join and leave change what the data dir holds: one at a time. */
   private changing = false;
   private closed = false;
+  /** This manager's data key at rest, and autolock (autolock.ts). */
+  private readonly keys: ManagerKeys;
 
   constructor(opts: SwarmOptions) {
     this.opts = opts;
     this.log = opts.logger;
+    this.keys = new ManagerKeys(opts.dataDir, opts.logger.child({ part: 'keys' }));
   }
 
   private get raftDir(): string {
@@ -192,6 +207,19 @@ export class Swarm {
   async open(): Promise<void> {
     const identity = await readIdentity(this.opts.dataDir);
     if (identity === null) return;
+    // An unreadable keys.json is not "locked": the resume below fails on it and says why.
+    if (identity.role === 'manager' && (await this.keys.locked().catch(() => false))) {
+      // Autolock: nothing starts (no Raft, no cluster port) until `swarm unlock`.
+      this.state = 'locked';
+      this.message = 'this manager restarted with autolock on: run "orca swarm unlock"';
+      this.log.warn({}, 'the swarm is locked: run "orca swarm unlock" and enter the unlock key');
+      return;
+    }
+    this.resume(identity);
+  }
+
+  /** Starts the member a previous run created, in the background: at open, or once unlocked. */
+  private resume(identity: SwarmIdentity): void {
     this.state = 'pending';
     this.message =
       identity.role === 'manager'
@@ -253,6 +281,7 @@ export class Swarm {
       advertiseAddr: formatHostPort(advertise),
       taskHistoryLimit: limit,
       dispatcherHeartbeatMs: heartbeatMs,
+      ...(req.autolock === true ? { autolock: true } : {}),
     };
     try {
       // The identity goes to disk first: a crash after it leaves a member that the next start
@@ -410,6 +439,7 @@ export class Swarm {
     await rm(path.join(this.opts.dataDir, IDENTITY_FILE), { force: true });
     await rm(this.raftDir, { recursive: true, force: true });
     await rm(path.join(this.opts.dataDir, CERTIFICATES_DIR), { recursive: true, force: true });
+    await this.keys.discard();
     this.state = 'inactive';
     this.message = '';
   }
@@ -457,7 +487,9 @@ export class Swarm {
         },
       },
     });
-    const { ca, tls } = await this.managerTls(identity);
+    // The data key seals the Raft data and the private keys at rest (autolock.ts).
+    const dek = await this.keys.open(this.raftDir, fresh);
+    const { ca, tls } = await this.managerTls(identity, dek);
     const client = nodeClientTls(tls, { role: 'manager' });
     raft = await RaftNode.start({
       id: identity.nodeId,
@@ -477,6 +509,7 @@ export class Swarm {
         ? { initialCluster: [{ id: identity.nodeId, addr: identity.advertiseAddr }] }
         : {}),
       ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),
+      ...(dek === null ? {} : { cipher: aesGcmCipher(dek) }),
       machine: store,
       logger: this.log.child({ part: 'raft' }),
     });
@@ -511,29 +544,33 @@ export class Swarm {
    */
   private async managerTls(
     identity: ManagerIdentity,
+    dek: Buffer | null,
   ): Promise<{ ca: RootCa | null; tls: NodeCertificateFiles }> {
     const subject = {
       nodeId: identity.nodeId,
       role: 'manager',
       clusterId: identity.clusterId,
     } as const;
-    const kept = await readManagerCa(this.opts.dataDir);
+    const dataDir = this.opts.dataDir;
+    const kept = await readManagerCa(dataDir, dek);
     if (kept !== null) {
-      return { ca: kept, tls: await ensureNodeCertificate(this.opts.dataDir, kept, subject) };
+      return { ca: kept, tls: await ensureNodeCertificate(dataDir, kept, subject, dek) };
     }
     if (identity.joinedVia !== undefined) {
-      const files = await readNodeCertificate(this.opts.dataDir);
+      const files = await readNodeCertificate(dataDir, dek);
       if (files === null) {
         throw new OrcaError(
           'ORCA_DATA_DIR',
-          `${path.join(this.opts.dataDir, CERTIFICATES_DIR)} lacks this manager's certificate; ` +
+          `${path.join(dataDir, CERTIFICATES_DIR)} lacks this manager's certificate; ` +
             'leave the swarm ("orca swarm leave --force") and join it again',
         );
       }
+      // Written by the join before the data key existed: sealed now, as a manager's key is.
+      if (dek !== null) await writeNodeCertificate(dataDir, files, null, dek);
       return { ca: null, tls: files };
     }
     const ca = await createRootCa({ clusterId: identity.clusterId });
-    return { ca, tls: await ensureNodeCertificate(this.opts.dataDir, ca, subject) };
+    return { ca, tls: await ensureNodeCertificate(dataDir, ca, subject, dek) };
   }
 
   /**
@@ -545,6 +582,7 @@ export class Swarm {
    */
   private async startRoles(m: ManagerMember): Promise<Roles> {
     const log = this.log;
+    const keys = await this.keys.follow(m.store, m.identity.clusterId);
     const dispatcher = new Dispatcher({
       caCertPem: m.tls.caCertPem,
       managers: () => Object.values(m.node.status().members),
@@ -609,6 +647,7 @@ export class Swarm {
         await worker.stop();
         stopCa();
         stopServing();
+        await keys.stop();
       },
     };
   }
@@ -659,9 +698,11 @@ export class Swarm {
                 name: 'default',
                 taskHistoryLimit: m.identity.taskHistoryLimit,
                 dispatcherHeartbeatMs: m.identity.dispatcherHeartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+                autolock: m.identity.autolock === true,
               },
               rootCa: { certPem: newCa.certPem, keyPem: newCa.keyPem },
               joinTokens: createJoinTokens(newCa.certPem),
+              ...initialUnlockKey(m.identity.autolock === true),
             },
             { id: m.identity.clusterId },
           );
@@ -692,11 +733,16 @@ export class Swarm {
       // Only a data dir put together by hand gets here: the listener keeps what it started
       // with until the next start, which takes the cluster's CA from these files.
       this.log.warn({}, 'the certificates on disk were not from the cluster CA; reissued');
-      await ensureNodeCertificate(this.opts.dataDir, loadCa(stored.certPem, stored.keyPem), {
-        nodeId: m.identity.nodeId,
-        role: 'manager',
-        clusterId: m.identity.clusterId,
-      });
+      await ensureNodeCertificate(
+        this.opts.dataDir,
+        loadCa(stored.certPem, stored.keyPem),
+        {
+          nodeId: m.identity.nodeId,
+          role: 'manager',
+          clusterId: m.identity.clusterId,
+        },
+        this.keys.current(),
+      );
     }
   }
 
@@ -723,6 +769,7 @@ export class Swarm {
     if (this.state === 'error') {
       throw swarmError('ORCA_SWARM_ERROR', `the swarm member failed to start: ${this.message}`);
     }
+    if (this.state === 'locked') throw new SwarmLockedError();
     if (this.member === null) throw notInSwarm();
     return this.member;
   }
@@ -819,21 +866,65 @@ export class Swarm {
   async update(req: SwarmUpdateRequest): Promise<Cluster> {
     checkClusterSettings(req);
     const m = await this.manager();
+    if (req.autolock === true) this.keys.assertCanLock();
     await m.node.linearizableBarrier();
     const { value } = await retryOnConflict(() =>
       m.store.update((tx) => {
         const cluster = clusterOf(tx.clusters.get(m.identity.clusterId));
-        return tx.clusters.update({
-          ...cluster,
-          spec: {
-            ...cluster.spec,
-            taskHistoryLimit: req.taskHistoryLimit ?? cluster.spec.taskHistoryLimit,
-            dispatcherHeartbeatMs: req.dispatcherHeartbeatMs ?? cluster.spec.dispatcherHeartbeatMs,
-          },
-        });
+        const spec = {
+          ...cluster.spec,
+          taskHistoryLimit: req.taskHistoryLimit ?? cluster.spec.taskHistoryLimit,
+          dispatcherHeartbeatMs: req.dispatcherHeartbeatMs ?? cluster.spec.dispatcherHeartbeatMs,
+        };
+        return tx.clusters.update(withAutolock({ ...cluster, spec }, req.autolock));
       }),
     );
+    // This manager's data key is wrapped as the cluster now says before the answer: a restart
+    // right after `--autolock=true` is locked. The other managers follow the Cluster object.
+    if (req.autolock !== undefined) await this.keys.sync();
     return publicCluster(value);
+  }
+
+  /**
+   * `swarm unlock`: a locked manager opens its data key with the unlock key and starts as on
+   * any restart. A wrong key is refused and leaves it locked.
+   */
+  async unlock(req: SwarmUnlockRequest): Promise<void> {
+    if (typeof req.unlockKey !== 'string') throw badFlag('unlockKey: give the unlock key');
+    if (this.state === 'inactive') throw notInSwarm();
+    if (this.state !== 'locked') throw notLocked();
+    const identity = await readIdentity(this.opts.dataDir);
+    if (identity === null) throw notInSwarm();
+    this.enterChange();
+    try {
+      await this.keys.unlock(req.unlockKey);
+      this.log.info({}, 'unlocked');
+      this.resume(identity);
+    } finally {
+      this.changing = false;
+    }
+    // As Docker's, the answer waits for the manager to be up; one still electing answers too.
+    await this.active().catch((err: unknown) => {
+      if (!(err instanceof OrcaError && err.code === 'ORCA_SWARM_PENDING')) throw err;
+    });
+  }
+
+  /** `swarm unlock-key [--rotate]`: the key a restarted manager needs ('' with autolock off). */
+  async unlockKey(req: SwarmUnlockKeyRequest): Promise<SwarmUnlockKeyResponse> {
+    const m = await this.manager();
+    await m.node.linearizableBarrier();
+    if (req.rotate === true) {
+      this.keys.assertCanLock();
+      await retryOnConflict(() =>
+        m.store.update((tx) => {
+          tx.clusters.update(withNewUnlockKey(clusterOf(tx.clusters.get(m.identity.clusterId))));
+        }),
+      );
+      await this.keys.sync();
+      this.log.info({}, 'unlock key rotated');
+    }
+    const cluster = clusterOf(m.store.view((tx) => tx.clusters.get(m.identity.clusterId)));
+    return { unlockKey: cluster.unlockKey ?? '' };
   }
 
   /**
@@ -1020,6 +1111,9 @@ function checkClusterSettings(s: SwarmUpdateRequest): void {
   // tasks would wait that long (times the grace of 3) to move.
   if (beat !== undefined && (!Number.isSafeInteger(beat) || beat < 100 || beat > 86_400_000)) {
     problems.push(`--dispatcher-heartbeat: "${beat}" ms is not between 100ms and 24h`);
+  }
+  if (s.autolock !== undefined && typeof s.autolock !== 'boolean') {
+    problems.push(`--autolock: "${String(s.autolock)}" is not true or false`);
   }
   if (problems.length > 0) throw badFlag(problems.join('; '));
 }

@@ -1,7 +1,7 @@
 // Encryption at rest for the values of the Raft store (entries and snapshots), for a locked
 // swarm: AES-256-GCM with a fresh random nonce per value, so a value can neither be read nor
 // changed without the key. The key itself (the data encryption key) is kept wrapped by the
-// daemon (see src/daemon/at-rest.ts); the store only ever sees the cipher.
+// daemon (see src/daemon/at-rest-keys.ts); the store only ever sees the cipher.
 //
 // Layout of a sealed value: version (1 byte) | nonce (12) | tag (16) | ciphertext.
 
