@@ -24,6 +24,11 @@ export interface SwarmInitRequest {
   readonly dispatcherHeartbeatMs?: number;
   /** Managers need the unlock key to restart (`--autolock`); the key is in the Cluster object. */
   readonly autolock?: boolean;
+  /**
+   * On a manager of a swarm that lost its quorum for good: become its only manager, keeping
+   * its state (Swarm's `--force-new-cluster`); the other settings are ignored then.
+   */
+  readonly forceNewCluster?: boolean;
 }
 
 /** The cluster settings to change; absent ones are kept. */

@@ -80,6 +80,10 @@ Examples:
       '--autolock [bool]',
       'a restarted manager stays locked until "orca swarm unlock" is given the key printed here',
     )
+    .option(
+      '--force-new-cluster',
+      'on a manager whose swarm lost its quorum for good: become its only manager, keeping its state',
+    )
     .addHelpText(
       'after',
       `
@@ -87,15 +91,24 @@ Examples:
   orca swarm init
   orca swarm init --advertise-addr 10.0.0.5 --task-history-limit 10
   orca swarm init --dispatcher-heartbeat 1s    # a dead worker's tasks move after about 3 s
-  orca swarm init --autolock                   # prints the unlock key: keep it safe`,
+  orca swarm init --autolock                   # prints the unlock key: keep it safe
+  orca swarm init --force-new-cluster          # two of three managers lost for good`,
     )
-    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
-      const settings = clusterSettings(o);
+    .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       const host = hostOf(cmd);
+      if (o.forceNewCluster === true) {
+        const res = await callDaemon(host, 'SwarmInit', { forceNewCluster: true });
+        process.stdout.write(
+          `Swarm initialized: current node (${res.nodeId}) is now the only manager; the state of the swarm is kept.\n`,
+        );
+        return;
+      }
+      const text = o as Record<string, string | undefined>;
+      const settings = clusterSettings(text);
       const res = await callDaemon(host, 'SwarmInit', {
         ...settings,
-        ...(o.advertiseAddr === undefined ? {} : { advertiseAddr: o.advertiseAddr }),
-        ...(o.listenAddr === undefined ? {} : { listenAddr: o.listenAddr }),
+        ...(text.advertiseAddr === undefined ? {} : { advertiseAddr: text.advertiseAddr }),
+        ...(text.listenAddr === undefined ? {} : { listenAddr: text.listenAddr }),
       });
       process.stdout.write(`Swarm initialized: current node (${res.nodeId}) is now a manager.\n\n`);
       // As Docker's: the worker's join command, and where to find the manager's.

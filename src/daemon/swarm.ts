@@ -254,6 +254,7 @@ export class Swarm {
   // ---- swarm init / join / leave -------------------------------------------------------------
 
   async init(req: SwarmInitRequest): Promise<SwarmInitResponse> {
+    if (req.forceNewCluster === true) return this.forceNewCluster();
     if (this.state !== 'inactive') throw alreadyInSwarm();
     const limit = req.taskHistoryLimit ?? DEFAULT_TASK_HISTORY_LIMIT;
     const heartbeatMs = req.dispatcherHeartbeatMs ?? DEFAULT_HEARTBEAT_MS;
@@ -477,7 +478,46 @@ export class Swarm {
 
   // ---- the manager ---------------------------------------------------------------------------
 
-  private async startManager(identity: ManagerIdentity, fresh: boolean): Promise<void> {
+  /**
+   * `swarm init --force-new-cluster`: this manager restarts as the only member of its Raft
+   * group, with every entry it holds (force-new-cluster.ts), so a swarm whose other managers
+   * are gone for good works again; their Node objects stay, shown down, to demote or remove.
+   */
+  private async forceNewCluster(): Promise<SwarmInitResponse> {
+    const identity = this.member?.identity ?? (await readIdentity(this.opts.dataDir));
+    if (identity === null || identity.role !== 'manager') {
+      throw swarmError(
+        'ORCA_SWARM_NOT_MANAGER',
+        '--force-new-cluster: this node is not a swarm manager; it needs the state a manager keeps',
+      );
+    }
+    this.enterChange();
+    try {
+      await this.starting?.catch(() => {});
+      const m = this.member;
+      this.member = null;
+      if (m !== null) await stopMember(m);
+      this.state = 'pending';
+      this.message = 'forcing a new cluster from this manager';
+      await this.startManager(identity, false, true);
+      this.state = 'active';
+      this.message = '';
+      this.log.warn({ nodeId: identity.nodeId }, 'forced a new cluster: the only manager now');
+      return { nodeId: identity.nodeId, clusterId: identity.clusterId };
+    } catch (err) {
+      this.state = 'error';
+      this.message = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      this.changing = false;
+    }
+  }
+
+  private async startManager(
+    identity: ManagerIdentity,
+    fresh: boolean,
+    forceNewCluster = false,
+  ): Promise<void> {
     let raft: RaftNode | null = null;
     const store = new Store({
       proposer: {
@@ -510,6 +550,7 @@ export class Swarm {
         : {}),
       ...(this.opts.tickMs === undefined ? {} : { tickMs: this.opts.tickMs }),
       ...(dek === null ? {} : { cipher: aesGcmCipher(dek) }),
+      ...(forceNewCluster ? { forceNewCluster } : {}),
       machine: store,
       logger: this.log.child({ part: 'raft' }),
     });

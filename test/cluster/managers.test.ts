@@ -177,4 +177,37 @@ describe('three managers', { skip: netnsUnsupported() }, () => {
       { timeoutMs: 30_000, what: 'the healed manager caught up' },
     );
   });
+
+  it('brings a swarm that lost two of three managers for good back with --force-new-cluster', async () => {
+    const survivor = await leaderHost([0, 1, 2]);
+    const gone = [0, 1, 2].filter((i) => i !== survivor);
+    for (const i of gone) await cluster.kill(i);
+    const stuck = await cluster.orca(survivor, 'service', 'scale', '--detach', 'kept=3');
+    assert.notEqual(stuck.code, 0, 'no quorum, no write');
+
+    const out = await cluster.ok(survivor, 'swarm', 'init', '--force-new-cluster');
+    assert.match(out, /is now the only manager/);
+    const raft = (await info(survivor)).raft;
+    assert.deepEqual(raft?.voters, [ids[survivor]]);
+    // The state is kept: the service with every update, and it takes writes again.
+    const [svc] = await cluster.json<ServiceJson[]>(survivor, 'service', 'inspect', 'kept');
+    assert.ok(svc?.spec.task.container.env.includes('GEN=7'));
+    await cluster.ok(survivor, 'service', 'scale', '--detach', 'kept=3');
+    // Its tasks are placed on the one node left that is up.
+    await waitFor(
+      async () => {
+        const tasks = await cluster.json<{ status: { state: string }; desiredState: string }[]>(
+          survivor,
+          'service',
+          'ps',
+          'kept',
+        );
+        return (
+          tasks.filter((t) => t.desiredState === 'running' && t.status.state === 'running')
+            .length === 3
+        );
+      },
+      { timeoutMs: 60_000, what: 'three replicas running on the survivor' },
+    );
+  });
 });
