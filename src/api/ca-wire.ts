@@ -44,6 +44,7 @@ export interface CaMethods {
   GetRootCACertificate: { req: Record<string, never>; res: RootCaCertificateResponse };
   IssueNodeCertificate: { req: IssueNodeCertificateRequest; res: IssueNodeCertificateResponse };
   JoinRaft: { req: JoinRaftRequest; res: JoinRaftResponse };
+  RenewNodeCertificate: { req: { csrPem: string }; res: IssueNodeCertificateResponse };
 }
 export type CaMethod = keyof CaMethods;
 

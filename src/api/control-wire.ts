@@ -120,6 +120,20 @@ export interface NodeUpdateRequest extends NodeRef {
   readonly availability?: NodeAvailability;
   readonly labelAdd?: Readonly<Record<string, string>>;
   readonly labelRm?: readonly string[];
+  /** `node promote` / `node demote` / `node update --role`. */
+  readonly role?: NodeRole;
+  /** Change the role even where the Raft group would lose its quorum. */
+  readonly force?: boolean;
+}
+
+export interface NodeRemoveRequest extends NodeRef {
+  /** Remove a node that is not down (its daemon may still run its containers). */
+  readonly force?: boolean;
+}
+
+export interface NodeUpdateResponse extends NodeView {
+  /** What the operator should know about the change (an even number of managers). */
+  readonly warnings?: readonly string[];
 }
 
 export interface Info {
@@ -256,7 +270,8 @@ export interface ControlMethods {
   Info: { req: Empty; res: Info };
   NodeList: { req: Empty; res: NodeListResponse };
   NodeInspect: { req: NodeRef; res: NodeView };
-  NodeUpdate: { req: NodeUpdateRequest; res: NodeView };
+  NodeUpdate: { req: NodeUpdateRequest; res: NodeUpdateResponse };
+  NodeRemove: { req: NodeRemoveRequest; res: { id: string } };
   ServiceCreate: { req: ServiceCreateRequest; res: Service };
   ServiceList: { req: Empty; res: ServiceListResponse };
   ServiceInspect: { req: ServiceRef; res: Service };
@@ -301,6 +316,7 @@ export const controlMethods: readonly ControlMethod[] = [
   'NodeList',
   'NodeInspect',
   'NodeUpdate',
+  'NodeRemove',
   ...serviceMethods,
 ];
 

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { NodeDescription, Task, TaskLogLine, TaskStatus } from './objects.ts';
+import type { NodeDescription, NodeRole, Task, TaskLogLine, TaskStatus } from './objects.ts';
 
 /** A task as a worker is given it: the stored task plus its service's name, for the container. */
 export interface WireAssignedTask extends Task {
@@ -65,6 +65,8 @@ export type DispatcherMessage =
       /** Every manager's cluster address: where to look for the leader when this one fails. */
       readonly managers?: readonly string[];
     }
+  /** The role this node's spec asks for, sent when a session opens and whenever it changes. */
+  | { readonly type: 'role'; readonly role: NodeRole }
   /** Every task this node must run or wind down; a task missing from it is removed. */
   | { readonly type: 'assignments'; readonly tasks: readonly WireAssignedTask[] }
   /** Read the logs of these tasks' containers on this node and send them up as log-lines. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { NodeView, TaskView } from '../api/control-wire.ts';
-import type { NodeAvailability } from '../api/objects.ts';
+import type { NodeAvailability, NodeRole } from '../api/objects.ts';
 import { InvalidFlagsError, OrcaError } from '../errors.ts';
 import {
   collect,
@@ -44,8 +44,17 @@ export function parseNodeUpdate(o: {
   availability?: string;
   labelAdd?: readonly string[];
   labelRm?: readonly string[];
-}): { availability?: NodeAvailability; labelAdd: Record<string, string>; labelRm: string[] } {
+  role?: string;
+}): {
+  availability?: NodeAvailability;
+  labelAdd: Record<string, string>;
+  labelRm: string[];
+  role?: NodeRole;
+} {
   const problems: string[] = [];
+  if (o.role !== undefined && o.role !== 'manager' && o.role !== 'worker') {
+    problems.push(`--role: "${o.role}" is not one of manager, worker`);
+  }
   if (o.availability !== undefined && !availabilities.includes(o.availability)) {
     problems.push(`--availability: "${o.availability}" is not one of ${availabilities.join(', ')}`);
   }
@@ -73,6 +82,7 @@ export function parseNodeUpdate(o: {
     ...(o.availability === undefined ? {} : { availability: o.availability as NodeAvailability }),
     labelAdd,
     labelRm,
+    ...(o.role === undefined ? {} : { role: o.role as NodeRole }),
   };
 }
 
@@ -86,8 +96,68 @@ export function addNodeCommands(program: Command): void {
 Examples:
   orca node ls
   orca node ps
-  orca node update --availability drain worker-1`,
+  orca node update --availability drain worker-1
+  orca node promote worker-1`,
     );
+
+  node
+    .command('rm')
+    .alias('remove')
+    .description(
+      'remove nodes from the swarm: their tasks run elsewhere, their certificates open nothing',
+    )
+    .argument('<node...>', 'ids, unique id prefixes or hostnames')
+    .option('-f, --force', 'remove a node that is not down (its containers are left to it)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  orca node rm worker-3            # a worker that is down
+  orca node demote node-2 && orca node rm node-2
+  orca node rm --force worker-4    # a worker that is still up`,
+    )
+    .action(async (refs: string[], o: { force?: boolean }, cmd: Command) => {
+      for (const ref of refs) {
+        const { id } = await callDaemon(hostOf(cmd), 'NodeRemove', {
+          node: ref,
+          ...(o.force === true ? { force: true } : {}),
+        });
+        process.stdout.write(`${id}\n`);
+      }
+    });
+
+  for (const [name, role, done] of [
+    ['promote', 'manager', (id: string) => `Node ${id} promoted to a manager in the swarm.`],
+    ['demote', 'worker', (id: string) => `Manager ${id} demoted in the swarm.`],
+  ] as const) {
+    node
+      .command(name)
+      .description(
+        role === 'manager'
+          ? 'make nodes managers: each joins the Raft group once it has the cluster state'
+          : 'make managers workers: each leaves the Raft group (the leader hands over first)',
+      )
+      .argument('<node...>', 'ids, unique id prefixes, hostnames, or self')
+      .option('--force', 'even where the managers left up would be too few for a quorum')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  orca node ${name} worker-1
+  orca node ${name} node-2 node-3`,
+      )
+      .action(async (refs: string[], o: { force?: boolean }, cmd: Command) => {
+        for (const ref of refs) {
+          const updated = await callDaemon(hostOf(cmd), 'NodeUpdate', {
+            node: ref,
+            role,
+            ...(o.force === true ? { force: true } : {}),
+          });
+          for (const w of updated.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+          process.stdout.write(`${done(updated.meta.id)}\n`);
+        }
+      });
+  }
 
   node
     .command('ls')
@@ -195,6 +265,7 @@ Examples:
     .option('--availability <state>', 'active, pause (no new tasks) or drain (move tasks away)')
     .option('--label-add <key=value>', 'add or change a node label (repeatable)', collect)
     .option('--label-rm <key>', 'remove a node label (repeatable)', collect)
+    .option('--role <role>', 'manager or worker (as node promote / node demote)')
     .addHelpText(
       'after',
       `
@@ -205,11 +276,12 @@ Examples:
     .action(
       async (
         ref: string,
-        o: { availability?: string; labelAdd?: string[]; labelRm?: string[] },
+        o: { availability?: string; labelAdd?: string[]; labelRm?: string[]; role?: string },
         cmd: Command,
       ) => {
         const update = parseNodeUpdate(o);
         const updated = await callDaemon(hostOf(cmd), 'NodeUpdate', { node: ref, ...update });
+        for (const w of updated.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
         process.stdout.write(`${updated.meta.id}\n`);
       },
     );

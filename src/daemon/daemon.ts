@@ -72,6 +72,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         NodeList: () => swarm.nodeList(),
         NodeInspect: (req) => swarm.nodeInspect(req.node),
         NodeUpdate: (req) => swarm.nodeUpdate(req),
+        NodeRemove: (req) => swarm.nodeRemove(req),
         ...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId }),
         ServiceLogs: (req, signal) => swarm.serviceLogs(req, signal),
       },

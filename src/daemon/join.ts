@@ -4,7 +4,7 @@
 // node and role the manager announced.
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { CaClient } from '../api/ca-wire.ts';
+import { CaClient, type IssueNodeCertificateResponse } from '../api/ca-wire.ts';
 import type { NodeDescription, NodeRole } from '../api/objects.ts';
 import {
   caMatchesToken,
@@ -12,9 +12,11 @@ import {
   createNodeKey,
   joiningClientTls,
   type NodeClientTls,
+  type NodeTlsMaterial,
+  nodeClientTls,
   nodeIdentity,
 } from '../ca/index.ts';
-import { CertificateError, JoinTokenError } from '../errors.ts';
+import { CertificateError, JoinTokenError, OrcaError } from '../errors.ts';
 import type { NodeCertificateFiles } from './node-certificates.ts';
 
 export interface JoinRequest {
@@ -62,23 +64,61 @@ export async function requestAdmission(req: JoinRequest): Promise<Admission> {
       timeoutMs,
     ),
   );
+  return admitted(issued, caCertPem, key.keyPem, req.managerAddr);
+}
+
+/** What came back, checked: from that CA, naming the node and role announced, for our key. */
+function admitted(
+  issued: IssueNodeCertificateResponse,
+  caCertPem: string,
+  keyPem: string,
+  managerAddr: string,
+): Admission {
   const identity = nodeIdentity(issued.certPem, caCertPem);
   if (
     identity.nodeId !== issued.nodeId ||
     identity.role !== issued.role ||
     identity.clusterId !== issued.clusterId ||
-    !new X509Certificate(issued.certPem).checkPrivateKey(createPrivateKey(key.keyPem))
+    !new X509Certificate(issued.certPem).checkPrivateKey(createPrivateKey(keyPem))
   ) {
     throw new CertificateError(
-      `the manager at ${req.managerAddr} sent a certificate that is not the one asked for`,
+      `the manager at ${managerAddr} sent a certificate that is not the one asked for`,
     );
   }
   return {
     nodeId: identity.nodeId,
     clusterId: identity.clusterId,
     role: identity.role,
-    files: { caCertPem, keyPem: key.keyPem, certPem: issued.certPem },
+    files: { caCertPem, keyPem, certPem: issued.certPem },
   };
+}
+
+/**
+ * A new key and certificate for a node of the swarm, asked of the first of `managers` that
+ * answers, proven by the certificate the node holds: the role in it is the one its Node asks
+ * for now (promote, demote).
+ */
+export async function renewCertificate(
+  managers: readonly string[],
+  current: NodeTlsMaterial,
+  timeoutMs = 10_000,
+): Promise<Admission> {
+  const key = createNodeKey();
+  const csrPem = await createCsr(key.keyPem);
+  const tls = nodeClientTls(current, { role: 'manager' });
+  let last: unknown = new OrcaError('ORCA_JOIN', 'no manager to ask for a certificate');
+  for (const addr of managers) {
+    try {
+      const issued = await withCa(addr, tls, (ca) =>
+        ca.call('RenewNodeCertificate', { csrPem }, timeoutMs),
+      );
+      return admitted(issued, current.caCertPem, key.keyPem, addr);
+    } catch (err) {
+      if (err instanceof OrcaError && err.code === 'ORCA_SWARM_NODE_REMOVED') throw err;
+      last = err;
+    }
+  }
+  throw last;
 }
 
 async function withCa<T>(

@@ -5,7 +5,9 @@ import type {
   Info,
   ManagerStatus,
   NodeListResponse,
+  NodeRemoveRequest,
   NodeUpdateRequest,
+  NodeUpdateResponse,
   NodeView,
   ServiceLogsMessage,
   SwarmInitRequest,
@@ -51,7 +53,8 @@ import { CaService, newNode, serveCa } from '../manager/ca/index.ts';
 import { DEFAULT_HEARTBEAT_MS, Dispatcher, serveDispatcher } from '../manager/dispatcher/index.ts';
 import { LogBroker } from '../manager/logbroker/index.ts';
 import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
-import { RaftPromoter } from '../manager/membership/promoter.ts';
+import { RaftMembership } from '../manager/membership/raft-membership.ts';
+import { checkRoleChange } from '../manager/membership/role-change.ts';
 import { RaftNode } from '../raft/node.ts';
 import { aesGcmCipher } from '../raft/value-cipher.ts';
 import { newId, Store } from '../store/index.ts';
@@ -70,7 +73,7 @@ import {
   withAutolock,
   withNewUnlockKey,
 } from './autolock.ts';
-import { requestAdmission } from './join.ts';
+import { type Admission, renewCertificate, requestAdmission } from './join.ts';
 import { joinRaftGroup } from './join-raft.ts';
 import type { Logger } from './logger.ts';
 import {
@@ -186,6 +189,8 @@ export class Swarm {
   /** init, join and leave change what the data dir holds: one at a time. */
   private changing = false;
   private closed = false;
+  /** A promotion or demotion in progress. */
+  private roleChange: Promise<void> | null = null;
   /** This manager's data key at rest, and autolock (autolock.ts). */
   private readonly keys: ManagerKeys;
 
@@ -245,6 +250,7 @@ export class Swarm {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.roleChange;
     await this.starting?.catch(() => {});
     const m = this.member;
     this.member = null;
@@ -463,6 +469,7 @@ export class Swarm {
   private startWorker(identity: WorkerIdentity, tls: NodeTlsMaterial): WorkerMember {
     const worker = startWorkerRole({
       managerAddr: identity.managerAddr,
+      onRole: (role, via) => this.onDesiredRole(role, via),
       nodeId: identity.nodeId,
       tls,
       dockerHost: this.opts.dockerHost,
@@ -474,6 +481,103 @@ export class Swarm {
     this.member = member;
     this.log.info({ manager: identity.managerAddr }, 'worker session started');
     return member;
+  }
+
+  // ---- promote and demote --------------------------------------------------------------------
+
+  /**
+   * The dispatcher says which role this node's spec asks for. A change is made here, by the
+   * node itself: a new certificate with the new role, then this member stopped and the other
+   * started on the same node id (containers are adopted, not restarted). A change that fails
+   * is tried again shortly; the node keeps its current role meanwhile.
+   */
+  private onDesiredRole(role: NodeRole, via: string): void {
+    const m = this.member;
+    if (m === null || m.identity.role === role || this.roleChange !== null || this.closed) return;
+    let retry = false;
+    const change = isManager(m) ? this.becomeWorker(m) : this.becomeManager(m, via);
+    this.roleChange = change
+      .catch(async (err: unknown) => {
+        this.log.error({ err, role }, 'changing role failed; retrying');
+        await new Promise((r) => setTimeout(r, 2_000));
+        retry = true;
+      })
+      .finally(() => {
+        this.roleChange = null;
+        if (retry) this.onDesiredRole(role, via);
+      });
+  }
+
+  private async becomeManager(w: WorkerMember, via: string): Promise<void> {
+    const current = await readNodeCertificate(this.opts.dataDir);
+    if (current === null) throw new OrcaError('ORCA_DATA_DIR', "this worker's certificate is gone");
+    const admission = await renewCertificate([...new Set([via, ...w.worker.managers])], current);
+    if (admission.role !== 'manager') return;
+    const listen = parseHostPort(w.identity.listenAddr, 'listen address', DEFAULT_CLUSTER_PORT);
+    const identity: ManagerIdentity = {
+      version: 1,
+      role: 'manager',
+      clusterId: w.identity.clusterId,
+      nodeId: w.identity.nodeId,
+      listenAddr: w.identity.listenAddr,
+      advertiseAddr:
+        w.identity.advertiseAddr !== ''
+          ? w.identity.advertiseAddr
+          : formatHostPort(resolveAdvertise(listen, undefined, '--advertise-addr')),
+      taskHistoryLimit: DEFAULT_TASK_HISTORY_LIMIT,
+      joinedVia: via,
+    };
+    this.log.info({ via }, 'promoted: becoming a manager');
+    this.member = null;
+    await stopMember(w);
+    await writeNodeCertificate(this.opts.dataDir, admission.files, null);
+    await writeIdentity(this.opts.dataDir, identity);
+    this.state = 'pending';
+    this.message = 'promoted: joining the Raft group';
+    await this.startManager(identity, false);
+    this.state = 'active';
+    this.message = '';
+  }
+
+  private async becomeWorker(m: ManagerMember): Promise<void> {
+    const self = m.identity.nodeId;
+    const managers = Object.entries(m.node.status().members)
+      .filter(([id]) => id !== self)
+      .map(([, addr]) => addr);
+    // The leader takes this member out of the Raft group (handing leadership over first when
+    // it is the one demoted) and only then gives it a worker's certificate: until then this
+    // manager still counts towards quorum, and its own log will never show its removal.
+    const deadline = Date.now() + 60_000;
+    let admission: Admission;
+    for (;;) {
+      try {
+        admission = await renewCertificate(managers, m.tls);
+        break;
+      } catch (err) {
+        if (!(err instanceof OrcaError) || Date.now() > deadline) throw err;
+        if (err.code !== 'ORCA_SWARM_PENDING' && err.code !== 'ORCA_NOT_LEADER') throw err;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (admission.role !== 'worker') return;
+    const identity: WorkerIdentity = {
+      version: 1,
+      role: 'worker',
+      clusterId: m.identity.clusterId,
+      nodeId: self,
+      listenAddr: m.identity.listenAddr,
+      advertiseAddr: m.identity.advertiseAddr,
+      managerAddr: managers[0] ?? '',
+    };
+    this.log.info({ managers }, 'demoted: becoming a worker');
+    this.member = null;
+    await stopMember(m);
+    await rm(this.raftDir, { recursive: true, force: true });
+    await rm(path.join(this.opts.dataDir, CERTIFICATES_DIR), { recursive: true, force: true });
+    await this.keys.discard();
+    await writeNodeCertificate(this.opts.dataDir, admission.files, null);
+    await writeIdentity(this.opts.dataDir, identity);
+    this.startWorker(identity, admission.files).worker.addManagers(managers);
   }
 
   // ---- the manager ---------------------------------------------------------------------------
@@ -653,7 +757,11 @@ export class Swarm {
       loops: () => [
         new OrchestratorLoop({ store: m.store, log: log.child({ part: 'orchestrator' }) }),
         new SchedulerLoop({ store: m.store, log: log.child({ part: 'scheduler' }) }),
-        new RaftPromoter({ raft: m.node, log: log.child({ part: 'membership' }) }),
+        new RaftMembership({
+          raft: m.node,
+          roleOf: (id) => m.store.view((tx) => tx.nodes.get(id)?.spec.role),
+          log: log.child({ part: 'membership' }),
+        }),
         dispatcher,
       ],
       log: log.child({ part: 'leadership' }),
@@ -671,6 +779,7 @@ export class Swarm {
     const worker = startWorkerRole({
       managerAddr: dispatcherAddr,
       managers: () => Object.values(m.node.status().members),
+      onRole: (role, via) => this.onDesiredRole(role, via),
       nodeId: m.identity.nodeId,
       tls: m.tls,
       dockerHost: this.opts.dockerHost,
@@ -999,8 +1108,11 @@ export class Swarm {
     return { role, token: tokens[role as NodeRole], managerAddr: m.identity.advertiseAddr };
   }
 
-  async nodeUpdate(req: NodeUpdateRequest): Promise<NodeView> {
+  async nodeUpdate(req: NodeUpdateRequest): Promise<NodeUpdateResponse> {
     const problems: string[] = [];
+    if (req.role !== undefined && req.role !== 'manager' && req.role !== 'worker') {
+      problems.push(`role: "${String(req.role)}" is not one of manager, worker`);
+    }
     if (req.availability !== undefined && !availabilities.includes(req.availability)) {
       problems.push(
         `availability: "${String(req.availability)}" is not one of ${availabilities.join(', ')}`,
@@ -1023,9 +1135,15 @@ export class Swarm {
     if (problems.length > 0) throw badFlag(problems.join('; '));
     const m = await this.manager();
     await m.node.linearizableBarrier();
+    let warnings: readonly string[] = [];
     const { value } = await retryOnConflict(() =>
       m.store.update((tx) => {
-        const n = this.resolve(m, req.node, tx.nodes.all());
+        const all = tx.nodes.all();
+        const n = this.resolve(m, req.node, all);
+        const role = req.role ?? n.spec.role;
+        const check = checkRoleChange(all, n, role, req.force === true);
+        if (check.problem !== null) throw swarmError('ORCA_SWARM_QUORUM', check.problem);
+        warnings = check.warnings;
         const labels: Record<string, string> = { ...n.spec.labels };
         for (const k of rm) {
           if (!(k in labels)) {
@@ -1037,13 +1155,44 @@ export class Swarm {
         Object.assign(labels, add);
         return tx.nodes.update({
           ...n,
-          spec: { ...n.spec, availability: req.availability ?? n.spec.availability, labels },
+          spec: { ...n.spec, role, availability: req.availability ?? n.spec.availability, labels },
         }).meta.id;
       }),
     );
     const updated = m.store.view((tx) => tx.nodes.get(value));
     if (updated === undefined) throw new OrcaError('ORCA_NOT_FOUND', `node ${value} not found`);
-    return this.view(m, updated);
+    return { ...this.view(m, updated), warnings };
+  }
+
+  /**
+   * `node rm`: as Docker, a manager must be demoted first (it is a member of the Raft group),
+   * and a node that is not down is removed only with force. Its tasks then run elsewhere
+   * (the orchestrator treats them as on a removed node), and its certificate opens nothing:
+   * the dispatcher ends its session and refuses the next, the CA renews nothing for it.
+   */
+  async nodeRemove(req: NodeRemoveRequest): Promise<{ id: string }> {
+    const m = await this.manager();
+    await m.node.linearizableBarrier();
+    const { value } = await retryOnConflict(() =>
+      m.store.update((tx) => {
+        const n = this.resolve(m, req.node, tx.nodes.all());
+        if (n.spec.role === 'manager') {
+          throw swarmError(
+            'ORCA_SWARM_NODE_IS_MANAGER',
+            `node ${n.meta.id} is a manager and a member of the Raft group: demote it first ("orca node demote ${n.meta.id}")`,
+          );
+        }
+        if (n.status.state !== 'down' && req.force !== true) {
+          throw swarmError(
+            'ORCA_SWARM_NODE_NOT_DOWN',
+            `node ${n.meta.id} is not down and can't be removed; stop its daemon (or "orca swarm leave" on it) first, or use --force`,
+          );
+        }
+        tx.nodes.delete(n.meta.id);
+        return n.meta.id;
+      }),
+    );
+    return { id: value };
   }
 
   /** As Docker: `self`, a full id, a hostname, then a unique id prefix. */

@@ -2,7 +2,7 @@
 // runs it alone: one dispatcher session to a manager's cluster port, on mutual TLS with this
 // node's own certificate, driving the containers of the local engine.
 
-import { containerLabels, type NodeDescription } from '../api/objects.ts';
+import { containerLabels, type NodeDescription, type NodeRole } from '../api/objects.ts';
 import { type NodeTlsMaterial, nodeClientTls } from '../ca/index.ts';
 import { DockerRuntime } from '../worker/docker-runtime.ts';
 import { WorkerSession } from '../worker/session.ts';
@@ -13,6 +13,8 @@ export interface WorkerRoleOptions {
   readonly managerAddr: string;
   /** More managers to look for the leader among (a manager's own worker: its Raft peers). */
   readonly managers?: () => readonly string[];
+  /** The role the node's spec asks for, told by the dispatcher of `manager`. */
+  readonly onRole?: (role: NodeRole, manager: string) => void;
   readonly nodeId: string;
   readonly tls: NodeTlsMaterial;
   readonly dockerHost: string;
@@ -27,6 +29,7 @@ export function startWorkerRole(opts: WorkerRoleOptions): WorkerSession {
   const worker = new WorkerSession({
     addr: opts.managerAddr,
     ...(opts.managers === undefined ? {} : { managers: opts.managers }),
+    ...(opts.onRole === undefined ? {} : { onRole: opts.onRole }),
     credentials,
     channelOptions,
     nodeId: opts.nodeId,

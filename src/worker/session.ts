@@ -25,7 +25,7 @@ import {
   type StatusUpdate,
   type WorkerMessage,
 } from '../api/dispatcher-wire.ts';
-import type { NodeDescription, TaskStatus } from '../api/objects.ts';
+import type { NodeDescription, NodeRole, TaskStatus } from '../api/objects.ts';
 import { type AgentLog, WorkerAgent, type WorkerAgentOptions } from './agent.ts';
 import { LogReaders, type LogUplink, parseLogSubscription } from './log-readers.ts';
 import type { Runtime } from './runtime.ts';
@@ -43,6 +43,8 @@ export interface WorkerSessionOptions {
   readonly addr: string;
   /** More managers to try, asked before each attempt (a manager's own worker: its Raft peers). */
   readonly managers?: () => readonly string[];
+  /** The role the node's spec asks for, as the dispatcher says it (promote, demote). */
+  readonly onRole?: (role: NodeRole, manager: string) => void;
   readonly nodeId: string;
   readonly runtime: Runtime;
   readonly log?: SessionLog;
@@ -185,6 +187,10 @@ export class WorkerSession {
   }
 
   /** Managers to try after those known already. */
+  addManagers(addrs: readonly string[]): void {
+    this.#addManagers(addrs);
+  }
+
   #addManagers(addrs: readonly string[]): void {
     for (const a of addrs) if (a !== '' && !this.#addrs.includes(a)) this.#addrs.push(a);
   }
@@ -240,6 +246,10 @@ export class WorkerSession {
             break;
           case 'assignments':
             if (Array.isArray(msg.tasks)) this.#agent.setAssignments(msg.tasks);
+            break;
+          case 'role':
+            if (msg.role === 'manager' || msg.role === 'worker')
+              this.#opts.onRole?.(msg.role, addr);
             break;
           case 'logs': {
             const request = parseLogSubscription(msg);

@@ -17,6 +17,7 @@ export function serveCa(host: ServiceHost, ca: CaService): () => void {
       ca.issueNodeCertificate(body, hostOfAddr(call.getPeer())),
     ),
     JoinRaft: unary((body, call) => ca.joinRaft(body, call)),
+    RenewNodeCertificate: unary((body, call) => ca.renewNodeCertificate(body, call)),
   };
   host.addService(caService, handlers);
   return () => host.removeService(caService);

@@ -125,6 +125,54 @@ export class CaService {
     return { joined: true };
   }
 
+  /**
+   * A new certificate for a node of the swarm, proven by the one it holds, with the role its
+   * Node asks for now: promote and demote reach a node this way, and so does renewal.
+   */
+  async renewNodeCertificate(
+    body: unknown,
+    call: CallWithAuthContext,
+  ): Promise<IssueNodeCertificateResponse> {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    if (typeof b.csrPem !== 'string' || b.csrPem === '') {
+      throw new BadRequestError('csrPem: give the certificate request (PEM)');
+    }
+    const { rootCa } = this.#cluster();
+    const caller = callerIdentity(call, rootCa.certPem);
+    const node = this.#store.view((tx) => tx.nodes.get(caller.nodeId));
+    if (node === undefined) {
+      throw new OrcaError(
+        'ORCA_SWARM_NODE_REMOVED',
+        `node ${caller.nodeId} was removed from the swarm: its certificate is not renewed; join again with a token`,
+      );
+    }
+    const role = node.spec.role;
+    if (caller.role === 'manager' && role === 'worker') {
+      // Demoted: a worker's certificate only once the leader has taken the node out of the Raft
+      // group, which the node cannot see itself (its log never receives its own removal).
+      const { isLeader } = this.#leadership();
+      const { voters, learners } = this.#raft.status();
+      if (!isLeader || voters.includes(caller.nodeId) || learners.includes(caller.nodeId)) {
+        throw new OrcaError(
+          'ORCA_SWARM_PENDING',
+          `node ${caller.nodeId} is demoted but not out of the Raft group yet; ask the leader again shortly`,
+        );
+      }
+    }
+    const certPem = await issueNodeCertificate(loadCa(rootCa.certPem, rootCa.keyPem), b.csrPem, {
+      nodeId: caller.nodeId,
+      role,
+      clusterId: this.#clusterId,
+    });
+    return {
+      nodeId: caller.nodeId,
+      clusterId: this.#clusterId,
+      role,
+      certPem,
+      caCertPem: rootCa.certPem,
+    };
+  }
+
   #cluster(): Required<Pick<Cluster, 'rootCa' | 'joinTokens'>> {
     const cluster = this.#store.view((tx) => tx.clusters.get(this.#clusterId));
     if (cluster?.rootCa === undefined || cluster.joinTokens === undefined) {

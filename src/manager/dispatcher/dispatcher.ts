@@ -23,7 +23,7 @@ import {
   type SessionCall,
   type WorkerMessage,
 } from '../../api/dispatcher-wire.ts';
-import type { NodeDescription, NodeState, TaskStatus } from '../../api/objects.ts';
+import type { NodeDescription, NodeRole, NodeState, TaskStatus } from '../../api/objects.ts';
 import { callerIdentity } from '../../ca/index.ts';
 import { StoreConflictError } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
@@ -390,12 +390,24 @@ class NodeSession {
       managers: d.managers(),
     });
     void d.setNodeState(this.nodeId, 'ready', '');
+    let roleSent: NodeRole | undefined;
     void runPasses({
       store: d.store,
-      tables: ['tasks', 'services'],
+      tables: ['tasks', 'services', 'nodes'],
       signal: this.#halt.signal,
       pass: async () => {
+        // The role its Node asks for (promote, demote): the node itself makes the change.
+        const role = d.store.view((tx) => tx.nodes.get(this.nodeId)?.spec.role);
+        if (role === undefined) {
+          // `node rm`: its certificate opens no session any more (the next hello is refused).
+          this.close('the node was removed from the swarm', null);
+          return { wakeAt: null, retry: false };
+        }
         this.#sendAssignments();
+        if (role !== roleSent) {
+          roleSent = role;
+          this.#send({ type: 'role', role });
+        }
         return { wakeAt: null, retry: false };
       },
       now: () => d.now(),
