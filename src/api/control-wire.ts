@@ -29,6 +29,12 @@ export interface SwarmInitRequest {
    * its state (Swarm's `--force-new-cluster`); the other settings are ignored then.
    */
   readonly forceNewCluster?: boolean;
+  /**
+   * The swarm's root CA, brought by the operator (`--ca-cert` and `--ca-key`, the files' PEM
+   * texts): a self-signed P-256 root; without them a new CA is made.
+   */
+  readonly caCertPem?: string;
+  readonly caKeyPem?: string;
 }
 
 /** The cluster settings to change; absent ones are kept. */

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { SwarmJoinTokenResponse, SwarmUpdateRequest } from '../api/control-wire.ts';
 import { InvalidFlagsError, NotManagerError, OrcaError, SwarmLockedError } from '../errors.ts';
@@ -80,6 +81,8 @@ Examples:
       '--autolock [bool]',
       'a restarted manager stays locked until "orca swarm unlock" is given the key printed here',
     )
+    .option('--ca-cert <file>', "the swarm's root CA certificate (PEM), instead of a new CA")
+    .option('--ca-key <file>', 'the private key of --ca-cert (PEM, P-256)')
     .option(
       '--force-new-cluster',
       'on a manager whose swarm lost its quorum for good: become its only manager, keeping its state',
@@ -92,7 +95,8 @@ Examples:
   orca swarm init --advertise-addr 10.0.0.5 --task-history-limit 10
   orca swarm init --dispatcher-heartbeat 1s    # a dead worker's tasks move after about 3 s
   orca swarm init --autolock                   # prints the unlock key: keep it safe
-  orca swarm init --force-new-cluster          # two of three managers lost for good`,
+  orca swarm init --force-new-cluster          # two of three managers lost for good
+  orca swarm init --ca-cert ca.crt --ca-key ca.key   # certificates from your own root CA`,
     )
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       const host = hostOf(cmd);
@@ -109,6 +113,7 @@ Examples:
         ...settings,
         ...(text.advertiseAddr === undefined ? {} : { advertiseAddr: text.advertiseAddr }),
         ...(text.listenAddr === undefined ? {} : { listenAddr: text.listenAddr }),
+        ...(await caFiles(text.caCert, text.caKey)),
       });
       process.stdout.write(`Swarm initialized: current node (${res.nodeId}) is now a manager.\n\n`);
       // As Docker's: the worker's join command, and where to find the manager's.
@@ -293,4 +298,28 @@ function joinInstructions(t: SwarmJoinTokenResponse): string {
     `To add a ${t.role} to this swarm, run the following command:\n\n` +
     `    orca swarm join --token ${t.token} ${t.managerAddr}\n\n`
   );
+}
+
+/** The PEM texts of --ca-cert and --ca-key, read here: the daemon may not see the CLI's files. */
+async function caFiles(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+): Promise<{ caCertPem?: string; caKeyPem?: string }> {
+  if (certFile === undefined && keyFile === undefined) return {};
+  if (certFile === undefined || keyFile === undefined) {
+    throw new InvalidFlagsError([
+      '--ca-cert, --ca-key: give both, the root CA certificate and its private key',
+    ]);
+  }
+  const read = async (file: string, flag: string) => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      throw new InvalidFlagsError([`${flag}: cannot read ${file}: ${(err as Error).message}`]);
+    }
+  };
+  return {
+    caCertPem: await read(certFile, '--ca-cert'),
+    caKeyPem: await read(keyFile, '--ca-key'),
+  };
 }

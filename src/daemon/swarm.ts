@@ -278,6 +278,7 @@ export class Swarm {
     if (advertise.port === 0) {
       throw badFlag('--advertise-addr: give the port other members dial (the listen port is 0)');
     }
+    const externalCa = givenCa(req);
     this.enterChange();
     const identity: ManagerIdentity = {
       version: 1,
@@ -295,7 +296,7 @@ export class Swarm {
       // resumes (and completes the objects of); a crash before it leaves nothing.
       await writeIdentity(this.opts.dataDir, identity);
       this.state = 'pending';
-      await this.startManager(identity, true);
+      await this.startManager(identity, true, false, externalCa);
       this.state = 'active';
       this.log.info(
         {
@@ -621,6 +622,7 @@ export class Swarm {
     identity: ManagerIdentity,
     fresh: boolean,
     forceNewCluster = false,
+    externalCa: RootCa | null = null,
   ): Promise<void> {
     let raft: RaftNode | null = null;
     const store = new Store({
@@ -633,7 +635,7 @@ export class Swarm {
     });
     // The data key seals the Raft data and the private keys at rest (autolock.ts).
     const dek = await this.keys.open(this.raftDir, fresh);
-    const { ca, tls } = await this.managerTls(identity, dek);
+    const { ca, tls } = await this.managerTls(identity, dek, externalCa);
     const client = nodeClientTls(tls, { role: 'manager' });
     raft = await RaftNode.start({
       id: identity.nodeId,
@@ -690,6 +692,7 @@ export class Swarm {
   private async managerTls(
     identity: ManagerIdentity,
     dek: Buffer | null,
+    externalCa: RootCa | null,
   ): Promise<{ ca: RootCa | null; tls: NodeCertificateFiles }> {
     const subject = {
       nodeId: identity.nodeId,
@@ -714,7 +717,7 @@ export class Swarm {
       if (dek !== null) await writeNodeCertificate(dataDir, files, null, dek);
       return { ca: null, tls: files };
     }
-    const ca = await createRootCa({ clusterId: identity.clusterId });
+    const ca = externalCa ?? (await createRootCa({ clusterId: identity.clusterId }));
     return { ca, tls: await ensureNodeCertificate(dataDir, ca, subject, dek) };
   }
 
@@ -1306,4 +1309,18 @@ function checkClusterSettings(s: SwarmUpdateRequest): void {
     problems.push(`--autolock: "${String(s.autolock)}" is not true or false`);
   }
   if (problems.length > 0) throw badFlag(problems.join('; '));
+}
+
+/** The CA `swarm init --ca-cert --ca-key` brought, checked; null when none was given. */
+function givenCa(req: SwarmInitRequest): RootCa | null {
+  const { caCertPem, caKeyPem } = req;
+  if (caCertPem === undefined && caKeyPem === undefined) return null;
+  if (typeof caCertPem !== 'string' || typeof caKeyPem !== 'string') {
+    throw badFlag('--ca-cert, --ca-key: give both, the root CA certificate and its private key');
+  }
+  try {
+    return loadCa(caCertPem, caKeyPem);
+  } catch (err) {
+    throw badFlag(`--ca-cert, --ca-key: ${(err as Error).message}`);
+  }
 }
