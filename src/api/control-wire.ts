@@ -41,6 +41,8 @@ export interface SwarmInitRequest {
 export interface SwarmUpdateRequest {
   readonly taskHistoryLimit?: number;
   readonly dispatcherHeartbeatMs?: number;
+  /** Validity of node certificates issued from now on (at least 1 h, as Docker). */
+  readonly certExpiryMs?: number;
   /** On: a new unlock key (kept when already on); off: the key removed. */
   readonly autolock?: boolean;
 }

@@ -265,6 +265,8 @@ export interface ClusterSpec {
    * Absent: off.
    */
   readonly autolock?: boolean;
+  /** How long node certificates issued from now on are valid (`--cert-expiry`); absent: 90 days. */
+  readonly certExpiryMs?: number;
 }
 
 export interface Cluster {

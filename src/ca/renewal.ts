@@ -6,10 +6,17 @@
 // certificates) at different times. Half leaves as much time again to retry through a manager
 // outage before the certificate expires: 45 days with the default 90.
 
-/** True once half of [notBefore, notAfter] has passed, and for a certificate already expired. */
+import { CLOCK_SKEW_BACKDATE_MS } from './certificate-template.ts';
+
+/**
+ * True once half the lifetime since issuance has passed, and for a certificate already
+ * expired. Node certificates start an hour before they are issued (for clocks behind the
+ * CA's); that hour is not lifetime, or a certificate of `--cert-expiry 1h` would be due for
+ * renewal the moment it is issued.
+ */
 export function renewalDue(notBefore: Date, notAfter: Date, now: Date): boolean {
-  const start = notBefore.getTime();
+  const issued = notBefore.getTime() + CLOCK_SKEW_BACKDATE_MS;
   const end = notAfter.getTime();
-  if (end <= start) return true;
-  return now.getTime() >= start + (end - start) / 2;
+  if (end <= issued) return true;
+  return now.getTime() >= issued + (end - issued) / 2;
 }

@@ -21,9 +21,21 @@ export function clusterSettings(o: {
   taskHistoryLimit?: string;
   dispatcherHeartbeat?: string;
   autolock?: string | boolean;
+  certExpiry?: string;
 }): SwarmUpdateRequest {
   const p = new Problems();
-  const out: { taskHistoryLimit?: number; dispatcherHeartbeatMs?: number; autolock?: boolean } = {};
+  const out: {
+    taskHistoryLimit?: number;
+    dispatcherHeartbeatMs?: number;
+    autolock?: boolean;
+    certExpiryMs?: number;
+  } = {};
+  if (o.certExpiry !== undefined) {
+    const text = o.certExpiry;
+    const ms = p.check(() => parseDuration(text, '--cert-expiry'));
+    if (ms !== undefined && ms < 3_600_000) p.add(`--cert-expiry: "${text}" is shorter than 1h`);
+    else if (ms !== undefined) out.certExpiryMs = ms;
+  }
   const autolock = p.check(() => parseAutolock(o.autolock));
   if (autolock !== undefined) out.autolock = autolock;
   if (o.taskHistoryLimit !== undefined) {
@@ -230,6 +242,10 @@ Examples:
       '--autolock [bool]',
       'true: managers need the unlock key (printed here) to restart; false: they restart by themselves',
     )
+    .option(
+      '--cert-expiry <duration>',
+      'validity of node certificates issued from now on (default 2160h, 90 days; at least 1h)',
+    )
     .addHelpText(
       'after',
       `
@@ -237,17 +253,23 @@ Examples:
   orca swarm update --task-history-limit 2
   orca swarm update --dispatcher-heartbeat 1s
   orca swarm update --autolock=true     # prints the unlock key
-  orca swarm update --autolock=false`,
+  orca swarm update --autolock=false
+  orca swarm update --cert-expiry 720h  # certificates of 30 days`,
     )
     .action(
       async (
-        o: { taskHistoryLimit?: string; dispatcherHeartbeat?: string; autolock?: string | boolean },
+        o: {
+          taskHistoryLimit?: string;
+          dispatcherHeartbeat?: string;
+          autolock?: string | boolean;
+          certExpiry?: string;
+        },
         cmd: Command,
       ) => {
         const settings = clusterSettings(o);
         if (Object.keys(settings).length === 0) {
           throw new InvalidFlagsError([
-            'nothing to update: give --task-history-limit, --dispatcher-heartbeat or --autolock',
+            'nothing to update: give --task-history-limit, --dispatcher-heartbeat, --autolock or --cert-expiry',
           ]);
         }
         const host = hostOf(cmd);

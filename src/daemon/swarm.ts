@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { hostOfAddr } from '../api/addr-host.ts';
@@ -40,6 +41,7 @@ import {
   nodeServerCredentials,
   parseJoinToken,
   type RootCa,
+  renewalDue,
 } from '../ca/index.ts';
 import {
   NotLeaderError,
@@ -109,6 +111,8 @@ export interface SwarmOptions {
   readonly describeHost: () => Promise<NodeDescription>;
   /** How often the local worker reports it (default 10 s). */
   readonly nodeReportIntervalMs?: number;
+  /** How often this node looks whether its certificate is due for renewal (default 10 min). */
+  readonly renewalCheckMs?: number;
 }
 
 type Member = ManagerMember | WorkerMember;
@@ -191,6 +195,7 @@ export class Swarm {
   private closed = false;
   /** A promotion or demotion in progress. */
   private roleChange: Promise<void> | null = null;
+  private renewalTimer: NodeJS.Timeout | null = null;
   /** This manager's data key at rest, and autolock (autolock.ts). */
   private readonly keys: ManagerKeys;
 
@@ -210,6 +215,12 @@ export class Swarm {
 
   /** Resumes the member a previous run created, in the background; the daemon serves meanwhile. */
   async open(): Promise<void> {
+    this.renewalTimer = setInterval(() => {
+      this.renewIfDue().catch((err: unknown) => {
+        this.log.warn({ err }, 'renewing the node certificate failed; trying again later');
+      });
+    }, this.opts.renewalCheckMs ?? 600_000);
+    this.renewalTimer.unref();
     const identity = await readIdentity(this.opts.dataDir);
     if (identity === null) return;
     // An unreadable keys.json is not "locked": the resume below fails on it and says why.
@@ -250,6 +261,7 @@ export class Swarm {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.renewalTimer !== null) clearInterval(this.renewalTimer);
     await this.roleChange;
     await this.starting?.catch(() => {});
     const m = this.member;
@@ -482,6 +494,44 @@ export class Swarm {
     this.member = member;
     this.log.info({ manager: identity.managerAddr }, 'worker session started');
     return member;
+  }
+
+  // ---- certificate renewal -------------------------------------------------------------------
+
+  /**
+   * At half its lifetime (renewal.ts) a node asks a manager for a new certificate, proven by the
+   * one it holds, with a new key; then its member restarts on it (the TLS listener and links are
+   * made with the certificate): a few seconds once every 45 days by default. Containers are
+   * adopted, not restarted.
+   */
+  private async renewIfDue(): Promise<void> {
+    const m = this.member;
+    if (m === null || this.roleChange !== null || this.changing || this.state !== 'active') return;
+    const files = isManager(m) ? m.tls : await readNodeCertificate(this.opts.dataDir);
+    if (files === null) return;
+    const cert = new X509Certificate(files.certPem);
+    if (!renewalDue(new Date(cert.validFrom), new Date(cert.validTo), new Date())) return;
+    const managers = isManager(m)
+      ? Object.values(m.node.status().members)
+      : [m.identity.managerAddr, ...m.worker.managers];
+    const admission = await renewCertificate([...new Set(managers)], files);
+    // A promotion or demotion on its way: that change brings the certificate with it.
+    if (admission.role !== m.identity.role || this.member !== m) return;
+    this.enterChange();
+    try {
+      this.log.info({ expires: cert.validTo }, 'renewing the node certificate');
+      this.member = null;
+      await stopMember(m);
+      if (isManager(m)) {
+        await writeNodeCertificate(this.opts.dataDir, admission.files, null, this.keys.current());
+        await this.startManager(m.identity, false);
+      } else {
+        await writeNodeCertificate(this.opts.dataDir, admission.files, null);
+        this.startWorker(m.identity, admission.files);
+      }
+    } finally {
+      this.changing = false;
+    }
   }
 
   // ---- promote and demote --------------------------------------------------------------------
@@ -1028,6 +1078,9 @@ export class Swarm {
           ...cluster.spec,
           taskHistoryLimit: req.taskHistoryLimit ?? cluster.spec.taskHistoryLimit,
           dispatcherHeartbeatMs: req.dispatcherHeartbeatMs ?? cluster.spec.dispatcherHeartbeatMs,
+          ...(req.certExpiryMs === undefined && cluster.spec.certExpiryMs === undefined
+            ? {}
+            : { certExpiryMs: req.certExpiryMs ?? cluster.spec.certExpiryMs }),
         };
         return tx.clusters.update(withAutolock({ ...cluster, spec }, req.autolock));
       }),
@@ -1293,6 +1346,8 @@ function tokensOf(cluster: Cluster): NonNullable<Cluster['joinTokens']> {
 }
 
 /** Bounds on the cluster settings, checked the same way by init and update. */
+const HOUR_MS = 3_600_000;
+
 function checkClusterSettings(s: SwarmUpdateRequest): void {
   const problems: string[] = [];
   const limit = s.taskHistoryLimit;
@@ -1304,6 +1359,10 @@ function checkClusterSettings(s: SwarmUpdateRequest): void {
   // tasks would wait that long (times the grace of 3) to move.
   if (beat !== undefined && (!Number.isSafeInteger(beat) || beat < 100 || beat > 86_400_000)) {
     problems.push(`--dispatcher-heartbeat: "${beat}" ms is not between 100ms and 24h`);
+  }
+  const expiry = s.certExpiryMs;
+  if (expiry !== undefined && (!Number.isSafeInteger(expiry) || expiry < HOUR_MS)) {
+    problems.push(`--cert-expiry: "${expiry}" ms is shorter than 1h`);
   }
   if (s.autolock !== undefined && typeof s.autolock !== 'boolean') {
     problems.push(`--autolock: "${String(s.autolock)}" is not true or false`);

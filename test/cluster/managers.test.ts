@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../support/wait.ts';
-import { netnsUnsupported } from './netns.ts';
+import { netnsSkip } from './netns.ts';
 import { OrcaCluster } from './orca-cluster.ts';
 
 const IMAGE = 'orca-test/busybox:1';
@@ -20,7 +20,7 @@ interface ServiceJson {
   spec: { name: string; task: { container: { env: string[] } } };
 }
 
-describe('three managers', { skip: netnsUnsupported() }, () => {
+describe('three managers', { skip: netnsSkip() }, () => {
   let cluster: OrcaCluster;
   const ids: string[] = [];
 
@@ -45,22 +45,11 @@ describe('three managers', { skip: netnsUnsupported() }, () => {
 
   before(async () => {
     cluster = await OrcaCluster.start({ hosts: 3 });
-    await cluster.ok(0, 'swarm', 'init', '--advertise-addr', cluster.node(0).host.ip);
-    ids.push(await cluster.nodeId(0));
-    const token = (await cluster.ok(0, 'swarm', 'join-token', '-q', 'manager')).trim();
+    ids.push(await cluster.init());
     for (const i of [1, 2]) {
-      const out = await cluster.ok(
-        i,
-        'swarm',
-        'join',
-        '--token',
-        token,
-        '--advertise-addr',
-        cluster.node(i).host.ip,
-        cluster.node(0).clusterAddr,
-      );
+      const { id, out } = await cluster.join(i, 'manager');
       assert.match(out, /joined a swarm as a manager/);
-      ids.push(await cluster.nodeId(i));
+      ids.push(id);
     }
   });
   after(async () => {
@@ -154,6 +143,74 @@ describe('three managers', { skip: netnsUnsupported() }, () => {
       },
       { timeoutMs: 30_000, what: 'every manager ready after the restart' },
     );
+  });
+
+  it('keeps every change acknowledged while clients create, scale and update through a leader kill', async () => {
+    const leader = await leaderHost([0, 1, 2]);
+    const followers = [0, 1, 2].filter((i) => i !== leader);
+    const acked = new Map<string, { replicas: number; gen: number }>();
+    let stop = false;
+    const client = async (host: number, prefix: string) => {
+      for (let n = 0; !stop; n++) {
+        const name = `${prefix}${n}`;
+        const created = await cluster.orca(
+          host,
+          'service',
+          'create',
+          '--detach',
+          '--name',
+          name,
+          '--init',
+          IMAGE,
+          'sleep',
+          '3600',
+        );
+        if (created.code !== 0) continue;
+        acked.set(name, { replicas: 1, gen: 0 });
+        if ((await cluster.orca(host, 'service', 'scale', '--detach', `${name}=2`)).code === 0) {
+          acked.set(name, { replicas: 2, gen: 0 });
+        }
+        const env = ['service', 'update', '--detach', '--env-add', `GEN=${n}`, name];
+        if ((await cluster.orca(host, ...env)).code === 0) {
+          acked.set(name, { replicas: acked.get(name)!.replicas, gen: n });
+        }
+      }
+    };
+    const clients = followers.map((host, k) => client(host, `c${k}x`));
+    await waitFor(() => acked.size >= 2, { timeoutMs: 30_000, what: 'clients under way' });
+    await cluster.kill(leader);
+    const before = acked.size;
+    await waitFor(() => acked.size >= before + 2, {
+      timeoutMs: 60_000,
+      what: 'clients acknowledged again after the failover',
+    });
+    stop = true;
+    await Promise.all(clients);
+
+    const survivor = followers[0]!;
+    for (const [name, want] of acked) {
+      const [svc] = await cluster.json<(ServiceJson & { spec: { mode: unknown } })[]>(
+        survivor,
+        'service',
+        'inspect',
+        name,
+      );
+      assert.ok(svc, `acknowledged service ${name} exists`);
+      assert.deepEqual(svc.spec.mode, { kind: 'replicated', replicas: want.replicas }, name);
+      if (want.gen > 0) assert.ok(svc.spec.task.container.env.includes(`GEN=${want.gen}`), name);
+    }
+    // No slot runs twice: at most one task per slot is meant to run, whatever the failover did.
+    for (const name of acked.keys()) {
+      const tasks = await cluster.json<{ slot: number; desiredState: string }[]>(
+        survivor,
+        'service',
+        'ps',
+        name,
+      );
+      const slots = tasks.filter((t) => t.desiredState === 'running').map((t) => t.slot);
+      assert.equal(new Set(slots).size, slots.length, `${name}: one running task per slot`);
+    }
+    await cluster.startDaemon(leader);
   });
 
   it('refuses writes on a manager cut off from the majority, which carries on', async () => {

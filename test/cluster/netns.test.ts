@@ -3,15 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { readlinkSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../support/wait.ts';
-import { type Host, NetnsCluster, netnsUnsupported, type Proc } from './netns.ts';
+import { type Host, NetnsCluster, netnsSkip, netnsUnsupported, type Proc } from './netns.ts';
 
-// CI runs as root and sets ORCA_TEST_REQUIRE_NETNS=1, so there a missing capability fails loudly
-// instead of quietly skipping the only partition tests.
-const unsupported = netnsUnsupported();
-const skip =
-  unsupported && !process.env.ORCA_TEST_REQUIRE_NETNS
-    ? `network namespaces unavailable: ${unsupported}`
-    : false;
+const skip = netnsSkip();
 
 const PORT = 7000;
 const ECHO_SERVER = `
@@ -39,6 +33,7 @@ describe('NetnsCluster', { skip }, () => {
   let server: Proc;
 
   before(async () => {
+    const unsupported = netnsUnsupported();
     if (unsupported) assert.fail(`ORCA_TEST_REQUIRE_NETNS is set but: ${unsupported}`);
     cluster = await NetnsCluster.create({ hosts: 3 });
     [h1, h2, h3] = cluster.hosts as [Host, Host, Host];

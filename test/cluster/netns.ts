@@ -620,6 +620,18 @@ export class NetnsCluster {
   }
 }
 
+/**
+ * `skip:` for a test of namespace clusters. CI runs as root with ORCA_TEST_REQUIRE_NETNS=1:
+ * there a missing capability must fail, not quietly skip the tests of real processes under
+ * partitions.
+ */
+export function netnsSkip(): string | false {
+  const unsupported = netnsUnsupported();
+  return unsupported && !process.env.ORCA_TEST_REQUIRE_NETNS
+    ? `network namespaces unavailable: ${unsupported}`
+    : false;
+}
+
 /** Why namespace clusters cannot run here, or undefined when they can. For `skip:` in tests. */
 export function netnsUnsupported(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';

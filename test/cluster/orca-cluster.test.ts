@@ -4,10 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../support/wait.ts';
-import { netnsUnsupported } from './netns.ts';
+import { netnsSkip } from './netns.ts';
 import { OrcaCluster } from './orca-cluster.ts';
-
-const unsupported = netnsUnsupported();
 
 interface NodeJson {
   meta: { id: string };
@@ -15,7 +13,7 @@ interface NodeJson {
   managerStatus?: { addr: string };
 }
 
-describe('orca daemons on namespace hosts', { skip: unsupported }, () => {
+describe('orca daemons on namespace hosts', { skip: netnsSkip() }, () => {
   let cluster: OrcaCluster;
   before(async () => {
     cluster = await OrcaCluster.start({ hosts: 2 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { orcaBin, type Run, runOrca } from '../daemon/support/cli.ts';
 import { removeNodeContainers } from '../daemon/support/daemon.ts';
 import { waitFor } from '../support/wait.ts';
-import { type Host, NetnsCluster, type Proc } from './netns.ts';
+import { type Host, NetnsCluster, netnsUnsupported, type Proc } from './netns.ts';
 
 export const CLUSTER_PORT = 2377;
 
@@ -58,6 +58,8 @@ export class OrcaCluster {
 
   /** Namespaces for `hosts` hosts and a daemon started on each (no swarm yet). */
   static async start(opts: OrcaClusterOptions): Promise<OrcaCluster> {
+    const unsupported = netnsUnsupported();
+    if (unsupported) throw new Error(`network namespaces are required: ${unsupported}`);
     const net = await NetnsCluster.create({ hosts: opts.hosts });
     const cluster = new OrcaCluster(net, opts.daemonArgs ?? []);
     try {
@@ -140,6 +142,28 @@ export class OrcaCluster {
 
   async json<T>(i: number, ...args: string[]): Promise<T> {
     return JSON.parse(await this.ok(i, ...args, '--format', 'json')) as T;
+  }
+
+  /** `swarm init` on host 0 at its own address; its node id. */
+  async init(): Promise<string> {
+    await this.ok(0, 'swarm', 'init', '--advertise-addr', this.node(0).host.ip);
+    return this.nodeId(0);
+  }
+
+  /** Host i joins host 0's swarm with the token for `role`; its node id and the CLI's output. */
+  async join(i: number, role: 'worker' | 'manager'): Promise<{ id: string; out: string }> {
+    const token = (await this.ok(0, 'swarm', 'join-token', '-q', role)).trim();
+    const out = await this.ok(
+      i,
+      'swarm',
+      'join',
+      '--token',
+      token,
+      '--advertise-addr',
+      this.node(i).host.ip,
+      this.node(0).clusterAddr,
+    );
+    return { id: await this.nodeId(i), out };
   }
 
   /** Host i's node id, once it is part of a swarm. */

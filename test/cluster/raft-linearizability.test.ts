@@ -16,15 +16,9 @@ import type { RaftStatus } from '../../src/raft/node.ts';
 import { checkKv, describeOperation, type Operation } from '../support/linearizability.ts';
 import { waitFor } from '../support/wait.ts';
 import { KvClient, KvRecorder, memberStatus } from './kv-client.ts';
-import { type Host, NetnsCluster, netnsUnsupported, type Proc } from './netns.ts';
+import { type Host, NetnsCluster, netnsSkip, netnsUnsupported, type Proc } from './netns.ts';
 
-// CI runs as root with ORCA_TEST_REQUIRE_NETNS=1: there a missing capability must fail, not
-// quietly skip the only test of the real processes under partitions.
-const unsupported = netnsUnsupported();
-const skip =
-  unsupported && !process.env.ORCA_TEST_REQUIRE_NETNS
-    ? `network namespaces unavailable: ${unsupported}`
-    : false;
+const skip = netnsSkip();
 
 const ORCA = fileURLToPath(new URL('../../bin/orca', import.meta.url));
 const RAFT_PORT = 7001;
@@ -142,6 +136,7 @@ describe('Raft KV linearizability under faults', { skip }, () => {
     timeout: 120_000,
   }, async (t) => {
     try {
+      const unsupported = netnsUnsupported();
       if (unsupported) assert.fail(`ORCA_TEST_REQUIRE_NETNS is set but: ${unsupported}`);
       cluster = await NetnsCluster.create({ hosts: 3, keepLogs: true });
       dataRoot = mkdtempSync(join(tmpdir(), 'orca-lin-'));

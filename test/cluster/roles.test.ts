@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../support/wait.ts';
-import { netnsUnsupported } from './netns.ts';
+import { netnsSkip } from './netns.ts';
 import { OrcaCluster } from './orca-cluster.ts';
 
 interface InfoJson {
@@ -19,7 +19,7 @@ interface NodeJson {
   status: { state: string };
 }
 
-describe('promote, demote and remove nodes', { skip: netnsUnsupported() }, () => {
+describe('promote, demote and remove nodes', { skip: netnsSkip() }, () => {
   let cluster: OrcaCluster;
   let manager = '';
   let a = '';
@@ -30,23 +30,9 @@ describe('promote, demote and remove nodes', { skip: netnsUnsupported() }, () =>
 
   before(async () => {
     cluster = await OrcaCluster.start({ hosts: 3 });
-    await cluster.ok(0, 'swarm', 'init', '--advertise-addr', cluster.node(0).host.ip);
-    manager = await cluster.nodeId(0);
-    const token = (await cluster.ok(0, 'swarm', 'join-token', '-q', 'worker')).trim();
-    for (const i of [1, 2]) {
-      await cluster.ok(
-        i,
-        'swarm',
-        'join',
-        '--token',
-        token,
-        '--advertise-addr',
-        cluster.node(i).host.ip,
-        cluster.node(0).clusterAddr,
-      );
-    }
-    a = await cluster.nodeId(1);
-    b = await cluster.nodeId(2);
+    manager = await cluster.init();
+    a = (await cluster.join(1, 'worker')).id;
+    b = (await cluster.join(2, 'worker')).id;
     await waitFor(async () => (await nodes()).every((n) => n.status.state === 'ready'), {
       timeoutMs: 30_000,
       what: 'three ready nodes',

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { waitFor } from '../support/wait.ts';
-import { netnsUnsupported } from './netns.ts';
+import { netnsSkip } from './netns.ts';
 import { OrcaCluster } from './orca-cluster.ts';
 
 const exec = promisify(execFile);
@@ -40,7 +40,7 @@ async function runningByNode(service: string): Promise<Map<string, number>> {
 
 const describeCounts = (m: Map<string, number>) => JSON.stringify(Object.fromEntries(m));
 
-describe('workers joined over the network', { skip: netnsUnsupported() }, () => {
+describe('workers joined over the network', { skip: netnsSkip() }, () => {
   let cluster: OrcaCluster;
   let manager = '';
   let workerA = '';
@@ -64,25 +64,10 @@ describe('workers joined over the network', { skip: netnsUnsupported() }, () => 
 
   before(async () => {
     cluster = await OrcaCluster.start({ hosts: 3 });
-    const m = cluster.node(0);
     // The default heartbeat (2 s): a lost worker is down after 3 silent periods.
-    await cluster.ok(0, 'swarm', 'init', '--advertise-addr', m.host.ip);
-    manager = await cluster.nodeId(0);
-    const token = (await cluster.ok(0, 'swarm', 'join-token', '-q', 'worker')).trim();
-    for (const i of [1, 2]) {
-      await cluster.ok(
-        i,
-        'swarm',
-        'join',
-        '--token',
-        token,
-        '--advertise-addr',
-        cluster.node(i).host.ip,
-        m.clusterAddr,
-      );
-    }
-    workerA = await cluster.nodeId(1);
-    workerB = await cluster.nodeId(2);
+    manager = await cluster.init();
+    workerA = (await cluster.join(1, 'worker')).id;
+    workerB = (await cluster.join(2, 'worker')).id;
   });
   after(async () => {
     await cluster?.destroy();

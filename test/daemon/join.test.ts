@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -251,9 +252,24 @@ describe('a worker joining a swarm (daemons, CLI, Docker)', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /it is wrong, or it was rotated/);
     assert.equal((await nodes()).length, 2);
-    // The new token admits; that node then leaves without --force, as a worker may.
+    // The new token admits, with a certificate as long as the swarm now says (Docker's
+    // --cert-expiry; certificates start an hour early for clocks behind the CA's); that node
+    // then leaves without --force, as a worker may.
+    const short = await onManager.orca('swarm', 'update', '--cert-expiry', '30m');
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /--cert-expiry: "30m" is shorter than 1h/);
+    await onManager.ok('swarm', 'update', '--cert-expiry', '2h');
     await onJoiner.ok('swarm', 'join', '--token', fresh, managerAddr);
     joinerId = (await info(onJoiner)).nodeId;
+    const issued = new X509Certificate(
+      readFileSync(path.join(joiner.dataDir, 'certificates', 'swarm-node.crt'), 'utf8'),
+    );
+    const validMs = Date.parse(issued.validTo) - Date.parse(issued.validFrom);
+    assert.equal(
+      Math.round(validMs / 3_600_000),
+      3,
+      `valid ${issued.validFrom} to ${issued.validTo}`,
+    );
     assert.equal(await onJoiner.ok('swarm', 'leave'), 'Node left the swarm.\n');
     assert.deepEqual(await waitWorkerRuns(), before);
     assert.equal(

@@ -84,6 +84,7 @@ export class CaService {
       nodeId,
       role,
       clusterId: this.#clusterId,
+      validityDays: this.#validityDays(),
     });
     await this.#store.update((tx) =>
       tx.nodes.create(
@@ -163,6 +164,7 @@ export class CaService {
       nodeId: caller.nodeId,
       role,
       clusterId: this.#clusterId,
+      validityDays: this.#validityDays(),
     });
     return {
       nodeId: caller.nodeId,
@@ -171,6 +173,12 @@ export class CaService {
       certPem,
       caCertPem: rootCa.certPem,
     };
+  }
+
+  /** `swarm update --cert-expiry`, or 90 days. */
+  #validityDays(): number | undefined {
+    const ms = this.#store.view((tx) => tx.clusters.get(this.#clusterId)?.spec.certExpiryMs);
+    return ms === undefined ? undefined : ms / 86_400_000;
   }
 
   #cluster(): Required<Pick<Cluster, 'rootCa' | 'joinTokens'>> {
