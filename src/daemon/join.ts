@@ -51,21 +51,35 @@ export async function requestAdmission(req: JoinRequest): Promise<Admission> {
         'check the address and the token',
     );
   }
-  // From here the manager must prove it holds a certificate of that CA, as a manager.
-  const issued = await withCa(req.managerAddr, joiningClientTls(caCertPem), (ca) =>
-    ca.call(
-      'IssueNodeCertificate',
-      {
-        token: req.token,
-        csrPem,
-        description: req.description,
-        ...(req.advertiseAddr === undefined ? {} : { advertiseAddr: req.advertiseAddr }),
-      },
-      timeoutMs,
-    ),
-  );
-  return admitted(issued, caCertPem, key.keyPem, req.managerAddr);
+  // From here the manager must prove it holds a certificate of that CA, as a manager; so must
+  // the leader a follower points at, which makes following the pointer safe.
+  const body = {
+    token: req.token,
+    csrPem,
+    description: req.description,
+    ...(req.advertiseAddr === undefined ? {} : { advertiseAddr: req.advertiseAddr }),
+  };
+  let addr = req.managerAddr;
+  for (let hop = 0; ; hop++) {
+    try {
+      const issued = await withCa(addr, joiningClientTls(caCertPem), (ca) =>
+        ca.call('IssueNodeCertificate', body, timeoutMs),
+      );
+      return admitted(issued, caCertPem, key.keyPem, addr);
+    } catch (err) {
+      const leader =
+        err instanceof OrcaError && err.code === 'ORCA_NOT_LEADER'
+          ? LEADER_AT.exec(err.message)?.[1]
+          : undefined;
+      if (leader === undefined || hop >= MAX_REDIRECTS) throw err;
+      addr = leader;
+    }
+  }
 }
+
+/** How a follower's refusal names the leader (src/manager/ca/service.ts). */
+const LEADER_AT = /join through the leader at (\S+)$/;
+const MAX_REDIRECTS = 3;
 
 /** What came back, checked: from that CA, naming the node and role announced, for our key. */
 function admitted(

@@ -37,6 +37,11 @@ export interface WorkerIdentity extends IdentityBase {
   readonly role: 'worker';
   /** The manager's cluster address, as `swarm join` was given it. */
   readonly managerAddr: string;
+  /**
+   * Every manager a session named, kept so that a restart finds the leader even when the
+   * manager it joined through is gone; absent until a session named them.
+   */
+  readonly managerAddrs?: readonly string[];
 }
 
 export type SwarmIdentity = ManagerIdentity | WorkerIdentity;

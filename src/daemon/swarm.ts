@@ -134,7 +134,8 @@ interface ManagerMember {
 
 /** A worker-only node: no Raft, no store; a dispatcher session to the manager it joined. */
 interface WorkerMember {
-  readonly identity: WorkerIdentity;
+  /** Rewritten as sessions name the managers (keepManagers). */
+  identity: WorkerIdentity;
   readonly worker: WorkerSession;
 }
 
@@ -196,6 +197,8 @@ export class Swarm {
   /** A promotion or demotion in progress. */
   private roleChange: Promise<void> | null = null;
   private renewalTimer: NodeJS.Timeout | null = null;
+  /** The last write of a worker's learnt managers to swarm.json. */
+  private identityWrite: Promise<void> = Promise.resolve();
   /** This manager's data key at rest, and autolock (autolock.ts). */
   private readonly keys: ManagerKeys;
 
@@ -456,6 +459,7 @@ export class Swarm {
     if (identity !== null) {
       await removeNodeContainers(this.opts.dockerHost, identity.nodeId, this.log);
     }
+    await this.identityWrite;
     await rm(path.join(this.opts.dataDir, IDENTITY_FILE), { force: true });
     await rm(this.raftDir, { recursive: true, force: true });
     await rm(path.join(this.opts.dataDir, CERTIFICATES_DIR), { recursive: true, force: true });
@@ -480,9 +484,12 @@ export class Swarm {
   }
 
   private startWorker(identity: WorkerIdentity, tls: NodeTlsMaterial): WorkerMember {
+    const known = identity.managerAddrs ?? [];
     const worker = startWorkerRole({
       managerAddr: identity.managerAddr,
+      managers: () => known,
       onRole: (role, via) => this.onDesiredRole(role, via),
+      onManagers: (addrs) => this.keepManagers(identity, addrs),
       nodeId: identity.nodeId,
       tls,
       dockerHost: this.opts.dockerHost,
@@ -494,6 +501,21 @@ export class Swarm {
     this.member = member;
     this.log.info({ manager: identity.managerAddr }, 'worker session started');
     return member;
+  }
+
+  /** A worker writes down the managers its session named, for its next start. */
+  private keepManagers(identity: WorkerIdentity, addrs: readonly string[]): void {
+    const m = this.member;
+    if (m === null || isManager(m) || m.identity.nodeId !== identity.nodeId) return;
+    const updated: WorkerIdentity = { ...m.identity, managerAddrs: [...addrs] };
+    m.identity = updated;
+    // Chained, and awaited before swarm.json is removed: a late write must not bring back a
+    // swarm this node has left.
+    this.identityWrite = this.identityWrite
+      .then(() => (this.member === m ? writeIdentity(this.opts.dataDir, updated) : undefined))
+      .catch((err: unknown) => {
+        this.log.warn({ err }, 'could not write down the managers');
+      });
   }
 
   // ---- certificate renewal -------------------------------------------------------------------
@@ -581,6 +603,7 @@ export class Swarm {
     this.log.info({ via }, 'promoted: becoming a manager');
     this.member = null;
     await stopMember(w);
+    await this.identityWrite;
     await writeNodeCertificate(this.opts.dataDir, admission.files, null);
     await writeIdentity(this.opts.dataDir, identity);
     this.state = 'pending';
@@ -1303,10 +1326,11 @@ async function stopMember(m: Member): Promise<void> {
   await m.node.stop();
 }
 
-/** A manager knows its own address; a worker, the manager it joined through. */
+/** A manager knows its own address; a worker, the managers its sessions named. */
 function managerAddresses(identity: SwarmIdentity | null): string[] {
   if (identity === null) return [];
-  return [identity.role === 'manager' ? identity.advertiseAddr : identity.managerAddr];
+  if (identity.role === 'manager') return [identity.advertiseAddr];
+  return [...new Set([identity.managerAddr, ...(identity.managerAddrs ?? [])])];
 }
 
 /**

@@ -15,6 +15,8 @@ export interface WorkerRoleOptions {
   readonly managers?: () => readonly string[];
   /** The role the node's spec asks for, told by the dispatcher of `manager`. */
   readonly onRole?: (role: NodeRole, manager: string) => void;
+  /** Every manager's cluster address, as a session named them. */
+  readonly onManagers?: (addrs: readonly string[]) => void;
   readonly nodeId: string;
   readonly tls: NodeTlsMaterial;
   readonly dockerHost: string;
@@ -30,6 +32,7 @@ export function startWorkerRole(opts: WorkerRoleOptions): WorkerSession {
     addr: opts.managerAddr,
     ...(opts.managers === undefined ? {} : { managers: opts.managers }),
     ...(opts.onRole === undefined ? {} : { onRole: opts.onRole }),
+    ...(opts.onManagers === undefined ? {} : { onManagers: opts.onManagers }),
     credentials,
     channelOptions,
     nodeId: opts.nodeId,

@@ -45,6 +45,8 @@ export interface WorkerSessionOptions {
   readonly managers?: () => readonly string[];
   /** The role the node's spec asks for, as the dispatcher says it (promote, demote). */
   readonly onRole?: (role: NodeRole, manager: string) => void;
+  /** The managers a session named, when they differ from those known before. */
+  readonly onManagers?: (addrs: readonly string[]) => void;
   readonly nodeId: string;
   readonly runtime: Runtime;
   readonly log?: SessionLog;
@@ -199,8 +201,10 @@ export class WorkerSession {
   #learnManagers(accepted: string, managers: readonly string[] | undefined): void {
     if (!Array.isArray(managers)) return;
     const named = managers.filter((a): a is string => typeof a === 'string' && a !== '');
+    const known = new Set(this.#addrs);
     this.#addrs = [...new Set([accepted, ...named, ...this.#addrs])];
     this.#next = 0;
+    if (named.some((a) => !known.has(a))) this.#opts.onManagers?.(named);
   }
 
   /** One session with the manager at `addr`, until it ends; true if its dispatcher accepted it. */

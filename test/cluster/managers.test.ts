@@ -44,7 +44,8 @@ describe('three managers', { skip: netnsSkip() }, () => {
   };
 
   before(async () => {
-    cluster = await OrcaCluster.start({ hosts: 3 });
+    // Hosts 0-2 are the managers; host 3 joins later as a worker.
+    cluster = await OrcaCluster.start({ hosts: 4 });
     ids.push(await cluster.init());
     for (const i of [1, 2]) {
       const { id, out } = await cluster.join(i, 'manager');
@@ -233,6 +234,37 @@ describe('three managers', { skip: netnsSkip() }, () => {
       },
       { timeoutMs: 30_000, what: 'the healed manager caught up' },
     );
+  });
+
+  it('lets a restarted worker find the leader when the manager it joined through is gone', async () => {
+    const worker = (await cluster.join(3, 'worker')).id;
+    const managers = [0, 1, 2].map((i) => cluster.node(i).clusterAddr).sort();
+    // Its sessions named every manager, and it wrote them down.
+    await waitFor(
+      async () =>
+        JSON.stringify(
+          [
+            ...(await cluster.json<{ managerAddresses: string[] }>(3, 'info')).managerAddresses,
+          ].sort(),
+        ) === JSON.stringify(managers),
+      { timeoutMs: 30_000, what: 'the worker knowing all three managers' },
+    );
+    await cluster.stopDaemon(3);
+    await cluster.kill(0);
+    await cluster.startDaemon(3);
+    const live = await leaderHost([1, 2]);
+    await waitFor(
+      async () =>
+        (
+          await cluster.json<{ meta: { id: string }; status: { state: string } }[]>(
+            live,
+            'node',
+            'ls',
+          )
+        ).find((n) => n.meta.id === worker)?.status.state === 'ready',
+      { timeoutMs: 30_000, what: 'the worker back in session with the leader' },
+    );
+    await cluster.startDaemon(0);
   });
 
   it('brings a swarm that lost two of three managers for good back with --force-new-cluster', async () => {
