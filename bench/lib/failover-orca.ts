@@ -19,6 +19,8 @@ import {
   type FailoverSystem,
   firstAcknowledged,
   REPLICAS,
+  SERVICE,
+  SERVICE_ARGS,
   type SystemOptions,
   type TrialResult,
   UPDATE_PROBE,
@@ -36,8 +38,6 @@ import {
 
 const run = promisify(execFile);
 const BIN = resolve(fileURLToPath(new URL('../../bin/orca', import.meta.url)));
-const IMAGE = 'orca-test/busybox:1';
-const SERVICE = 'bench-failover';
 const PORT = 2577;
 const MANAGERS = [0, 1, 2] as const;
 const WORKERS = [3, 4] as const;
@@ -102,26 +102,7 @@ export class OrcaFailover implements FailoverSystem {
     }
     for (const [i, h] of this.#hosts.entries()) h.nodeId = (await this.#info(i)).nodeId;
     await this.#waitHealthy();
-    await this.#orca(0, [
-      'service',
-      'create',
-      '--detach',
-      '--quiet',
-      '--name',
-      SERVICE,
-      '--replicas',
-      String(REPLICAS),
-      '--constraint',
-      'node.role==worker',
-      '--init',
-      '--stop-grace-period',
-      '1s',
-      '--update-parallelism',
-      '0',
-      IMAGE,
-      'sleep',
-      '3600',
-    ]);
+    await this.#orca(0, ['service', 'create', '--detach', '--quiet', ...SERVICE_ARGS]);
     await this.#restore();
   }
 

@@ -9,14 +9,15 @@ import {
   type FailoverSystem,
   firstAcknowledged,
   REPLICAS,
+  SERVICE,
+  SERVICE_ARGS,
   type SystemOptions,
   type TrialResult,
   UPDATE_PROBE,
 } from './failover-systems.ts';
 import { Fatal, waitFor } from './proc.ts';
-import { IMAGE, MANAGERS, SwarmCluster, WORKERS } from './swarm-cluster.ts';
+import { MANAGERS, SwarmCluster, WORKERS } from './swarm-cluster.ts';
 
-const SERVICE = 'bench-failover';
 const LABEL = `com.docker.swarm.service.name=${SERVICE}`;
 const RECOVER_MS = 120_000;
 
@@ -44,19 +45,7 @@ export class SwarmFailover implements FailoverSystem {
       '--detach',
       '--quiet',
       '--no-resolve-image',
-      '--name',
-      SERVICE,
-      '--replicas',
-      String(REPLICAS),
-      '--constraint',
-      'node.role==worker',
-      '--init',
-      // All replicas at once: the updates of the failover trials then settle quickly.
-      '--update-parallelism',
-      '0',
-      IMAGE,
-      'sleep',
-      '3600',
+      ...SERVICE_ARGS,
     ]);
     await this.#restore();
   }

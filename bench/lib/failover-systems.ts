@@ -8,6 +8,32 @@ export type SystemName = 'swarm' | 'orca';
 /** Replicas of the benchmark service: two per worker, so that a lost worker's replicas all move. */
 export const REPLICAS = 4;
 
+/** The image both systems run, loaded into every extra engine of the Swarm reference. */
+export const IMAGE = 'orca-test/busybox:1';
+
+/** The service's name, the same in both systems. */
+export const SERVICE = 'bench-failover';
+
+/**
+ * The `service create` flags and image both systems run, after `service create --detach`:
+ * the workers only, busybox `sleep` under an init (it stops at once), every replica updated at
+ * once so that the updates of the failover trials settle quickly.
+ */
+export const SERVICE_ARGS: readonly string[] = [
+  '--name',
+  SERVICE,
+  '--replicas',
+  String(REPLICAS),
+  '--constraint',
+  'node.role==worker',
+  '--init',
+  '--update-parallelism',
+  '0',
+  IMAGE,
+  'sleep',
+  '3600',
+];
+
 /**
  * How both systems probe for the first acknowledged update after the leader's kill, so that
  * their figures compare. Swarm's surviving managers hold an update until a new leader is elected

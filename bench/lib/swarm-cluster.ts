@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ExtraEngine } from './docker-engine.ts';
+import { IMAGE } from './failover-systems.ts';
 import { Fatal, logTail, portFree, waitFor } from './proc.ts';
 
 const run = promisify(execFile);
 
-export const IMAGE = 'orca-test/busybox:1';
 export const MANAGERS = [0, 1, 2] as const;
 export const WORKERS = [3, 4] as const;
 const ENGINES = 5;
