@@ -1298,8 +1298,7 @@ export class Swarm {
       const addr = s.members[n.meta.id];
       managerStatus = {
         leader: s.leader === n.meta.id,
-        // Reachability of other managers needs the transport's view of its peers: later.
-        reachability: n.meta.id === m.identity.nodeId ? 'reachable' : 'unknown',
+        reachability: managerReachability(n, m.identity.nodeId, addr !== undefined),
         addr: addr ?? '',
       };
     }
@@ -1406,4 +1405,20 @@ function givenCa(req: SwarmInitRequest): RootCa | null {
   } catch (err) {
     throw badFlag(`--ca-cert, --ca-key: ${(err as Error).message}`);
   }
+}
+
+/**
+ * As `docker node ls` shows a manager: this one is reachable; another one by whether its own
+ * worker session is up (every manager runs one, so the dispatcher marks a manager that stopped
+ * answering down like any node); one not (yet) in the Raft group is unknown.
+ */
+function managerReachability(
+  n: Node,
+  self: string,
+  member: boolean,
+): 'reachable' | 'unreachable' | 'unknown' {
+  if (n.meta.id === self) return 'reachable';
+  if (!member) return 'unknown';
+  if (n.status.state === 'ready') return 'reachable';
+  return n.status.state === 'down' ? 'unreachable' : 'unknown';
 }

@@ -73,6 +73,17 @@ describe('three managers', { skip: netnsSkip() }, () => {
         `node ls on host ${i}`,
       );
     }
+    // Docker's MANAGER STATUS column: one Leader, the others Reachable.
+    await waitFor(
+      async () => {
+        const table = await cluster.ok(1, 'node', 'ls');
+        return (table.match(/Leader/g) ?? []).length === 1 &&
+          (table.match(/Reachable/g) ?? []).length === 2
+          ? table
+          : null;
+      },
+      { timeoutMs: 30_000, what: 'node ls with one Leader and two Reachable managers' },
+    );
   });
 
   it('loses no acknowledged write when the leader is killed with -9', async () => {
@@ -126,6 +137,10 @@ describe('three managers', { skip: netnsSkip() }, () => {
       const [svc] = await cluster.json<ServiceJson[]>(i, 'service', 'inspect', 'kept');
       assert.ok(svc?.spec.task.container.env.includes('GEN=6'), `host ${i} has every update`);
     }
+    await waitFor(async () => /Unreachable/.test(await cluster.ok(next, 'node', 'ls')), {
+      timeoutMs: 30_000,
+      what: 'the killed manager shown Unreachable',
+    });
 
     // The old leader comes back as a follower and catches up.
     await cluster.startDaemon(leader);
