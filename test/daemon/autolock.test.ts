@@ -6,7 +6,6 @@
 // autolock turns off (a restart needs no key) and on again (a restart is locked).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -16,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Info, TaskView } from '../../src/api/control-wire.ts';
 import { createUnlockKey } from '../../src/ca/unlock-key.ts';
 import { waitFor } from '../support/wait.ts';
-import { cliFor, orcaBin, type Run } from './support/cli.ts';
+import { cliFor, type Run, runOrca } from './support/cli.ts';
 import { initNodeId, removeNodeContainers, TestDaemon } from './support/daemon.ts';
 
 const tempRoot = mkdtempSync(path.join(tmpdir(), 'orca-autolock-'));
@@ -48,23 +47,7 @@ function keyIn(output: string): string {
 
 /** `orca swarm unlock` with the key piped in, as a script gives it. */
 function unlock(key: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [orcaBin, '-H', manager.host, 'swarm', 'unlock'], {
-      env: { ...process.env, ORCA_HOST: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    proc.once('error', reject);
-    proc.once('close', (code) => resolve({ code, stdout, stderr }));
-    proc.stdin.end(`${key}\n`);
-  });
+  return runOrca(['-H', manager.host, 'swarm', 'unlock'], {}, `${key}\n`);
 }
 
 async function info(): Promise<Info> {

@@ -29,13 +29,22 @@ export interface Run {
   readonly stderr: string;
 }
 
-/** `orca ARGS` as a child process, with ORCA_HOST unset unless `env` sets it. */
-export function runOrca(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+/**
+ * `orca ARGS` as a child process, with ORCA_HOST unset unless `env` sets it; `stdin`, when
+ * given, is piped in (as a script pipes an unlock key).
+ */
+export function runOrca(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  stdin?: string,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [orcaBin, ...args], {
       env: { ...process.env, ORCA_HOST: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // Closed at once when there is nothing to give: the CLI reads end of input, as from /dev/null.
+    proc.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (c: Buffer) => {
