@@ -19,6 +19,8 @@ import type {
 
 export interface SwarmInitRequest {
   readonly advertiseAddr?: string;
+  /** Where other nodes reach this node's published host ports; absent: the advertise address. */
+  readonly dataPathAddr?: string;
   readonly listenAddr?: string;
   readonly taskHistoryLimit?: number;
   readonly dispatcherHeartbeatMs?: number;
@@ -70,6 +72,7 @@ export interface SwarmJoinRequest {
   readonly token: string;
   /** A manager's cluster address, host[:port] (port 2377 when absent). */
   readonly remoteAddr: string;
+  readonly dataPathAddr?: string;
   readonly advertiseAddr?: string;
   readonly listenAddr?: string;
 }

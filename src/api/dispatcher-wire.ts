@@ -5,7 +5,15 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { NodeDescription, NodeRole, Task, TaskLogLine, TaskStatus } from './objects.ts';
+import type {
+  NodeDescription,
+  NodeRole,
+  PortConfig,
+  PortStatus,
+  Task,
+  TaskLogLine,
+  TaskStatus,
+} from './objects.ts';
 
 /** A task as a worker is given it: the stored task plus its service's name, for the container. */
 export interface WireAssignedTask extends Task {
@@ -27,8 +35,33 @@ export interface WireLogOptions {
   readonly timestamps: boolean;
 }
 
+/** One running, healthy task of a service that publishes ingress ports. */
+export interface WireTaskEndpoint {
+  readonly taskId: string;
+  readonly nodeId: string;
+  /** Its node's data-path address: other nodes reach the task at this and its host ports. */
+  readonly nodeAddr: string;
+  /** The container's address on its own node, where that node's mesh reaches it. */
+  readonly addr: string;
+  readonly ports: readonly PortStatus[];
+}
+
+/** What every node's routing mesh serves for one service. */
+export interface WireServiceEndpoints {
+  readonly serviceId: string;
+  readonly serviceName: string;
+  /** Its ingress ports, every published port numbered. */
+  readonly ports: readonly PortConfig[];
+  readonly tasks: readonly WireTaskEndpoint[];
+}
+
 export type WorkerMessage =
-  | { readonly type: 'hello'; readonly nodeId: string }
+  | {
+      readonly type: 'hello';
+      readonly nodeId: string;
+      /** Where other nodes reach this node's published host ports; absent: its advertise address. */
+      readonly dataPathAddr?: string;
+    }
   /** Latest status of each task that changed; the dispatcher keeps only forward moves. */
   | { readonly type: 'status'; readonly updates: readonly StatusUpdate[] }
   /**
@@ -67,6 +100,11 @@ export type DispatcherMessage =
     }
   /** The role this node's spec asks for, sent when a session opens and whenever it changes. */
   | { readonly type: 'role'; readonly role: NodeRole }
+  /**
+   * The routing mesh's whole table, sent when a session opens and whenever it changes: a task
+   * leaves it as soon as it is meant to stop, before its node is told to stop it.
+   */
+  | { readonly type: 'endpoints'; readonly services: readonly WireServiceEndpoints[] }
   /** Every task this node must run or wind down; a task missing from it is removed. */
   | { readonly type: 'assignments'; readonly tasks: readonly WireAssignedTask[] }
   /** Read the logs of these tasks' containers on this node and send them up as log-lines. */

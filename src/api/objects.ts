@@ -168,6 +168,44 @@ export type ServiceMode =
     }
   | { readonly kind: 'global-job' };
 
+export type PortProtocol = 'tcp' | 'udp';
+
+/**
+ * `ingress`: every node listens on the published port and the routing mesh forwards to a task
+ * on any node. `host`: the port is bound on the task's own node only.
+ */
+export type PublishMode = 'ingress' | 'host';
+
+/** How the routing mesh picks a task for each new connection or UDP flow (orca's addition). */
+export type LoadBalancing = 'round-robin' | 'least-conn' | 'p2c';
+
+/** A port of the service's tasks, published as Docker's `--publish` does. */
+export interface PortConfig {
+  readonly protocol: PortProtocol;
+  /** The port inside the container. */
+  readonly targetPort: number;
+  /**
+   * The port clients use. 0 in a spec: ingress ports get one from 30000-32767 when the service
+   * is created (kept across updates); host-mode ports get a free one on each node from the
+   * engine.
+   */
+  readonly publishedPort: number;
+  readonly publishMode: PublishMode;
+  /** Ingress only; absent: round-robin. */
+  readonly lb?: LoadBalancing;
+  /** Ingress TCP only: a PROXY protocol v2 header with the client's address goes to the task first. */
+  readonly proxyProtocol?: boolean;
+}
+
+export interface EndpointSpec {
+  /**
+   * How other services find this one by name: a virtual IP (`vip`) or the tasks' own addresses
+   * (`dnsrr`). Ingress ports need `vip`, as in Swarm.
+   */
+  readonly mode: 'vip' | 'dnsrr';
+  readonly ports: readonly PortConfig[];
+}
+
 export interface ServiceSpec {
   readonly name: string;
   readonly labels: Labels;
@@ -175,6 +213,8 @@ export interface ServiceSpec {
   readonly mode: ServiceMode;
   readonly update: UpdateConfig;
   readonly rollback: UpdateConfig;
+  /** Absent: no published ports, `vip` mode. */
+  readonly endpoint?: EndpointSpec;
 }
 
 export interface UpdateStatus {
@@ -190,9 +230,16 @@ export interface UpdateStatus {
   readonly message: string;
 }
 
+/** What the allocator gave the service: its ports with every ingress published port set. */
+export interface ServiceEndpoint {
+  readonly ports: readonly PortConfig[];
+}
+
 export interface Service {
   readonly meta: Meta;
   readonly spec: ServiceSpec;
+  /** Absent: nothing published. */
+  readonly endpoint?: ServiceEndpoint;
   /** The spec before the last update, for `service rollback`. */
   readonly previousSpec: ServiceSpec | null;
   readonly updateStatus: UpdateStatus | null;
@@ -236,6 +283,26 @@ export interface TaskStatus {
    * delay, a brake on crash loops, does not hold its replacement back.
    */
   readonly stoppedOutside?: boolean;
+  /** Where the node bound each published port of the running container (host ports). */
+  readonly ports?: readonly PortStatus[];
+  /** The container's address on its node's bridge: the node's own mesh reaches it there. */
+  readonly addr?: string;
+}
+
+export interface PortStatus {
+  readonly protocol: PortProtocol;
+  readonly targetPort: number;
+  readonly hostPort: number;
+  readonly publishMode: PublishMode;
+}
+
+/** A port a task's container publishes on its node: ingress ports on a host port of the engine's choice. */
+export interface TaskPort {
+  readonly protocol: PortProtocol;
+  readonly targetPort: number;
+  /** Host mode: the port to bind (0: the engine picks). Ingress: always 0. */
+  readonly publishedPort: number;
+  readonly publishMode: PublishMode;
 }
 
 export interface Task {
@@ -248,6 +315,8 @@ export interface Task {
   readonly spec: TaskSpec;
   /** The service's meta.version whose spec this task runs. */
   readonly serviceVersion: number;
+  /** The ports its container publishes; absent: none. Replaced with the task when they change. */
+  readonly ports?: readonly TaskPort[];
   readonly desiredState: TaskState;
   readonly status: TaskStatus;
 }

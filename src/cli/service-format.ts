@@ -1,7 +1,7 @@
 // How `service ls` and `service ps` print, as Docker prints them.
 
 import type { ServiceListItem, TaskView } from '../api/control-wire.ts';
-import type { ServiceMode } from '../api/objects.ts';
+import type { PortConfig, ServiceMode } from '../api/objects.ts';
 import type { OutputFormat } from './common.ts';
 import { json, table, title } from './output.ts';
 
@@ -28,15 +28,26 @@ export function replicasText(s: ServiceListItem): string {
 
 export function formatServiceTable(services: readonly ServiceListItem[]): string {
   return table(
-    ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE'],
+    ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'],
     services.map((s) => [
       shortId(s.meta.id),
       s.spec.name,
       modeWords(s.spec.mode),
       replicasText(s),
       s.spec.task.container.image,
+      portsText(s.endpoint?.ports ?? s.spec.endpoint?.ports ?? []),
     ]),
   );
+}
+
+/** As Docker's PORTS column: `*:8080->80/tcp`; a host-mode port without a number as `*:0->...`. */
+export function portsText(ports: readonly PortConfig[]): string {
+  return ports
+    .map(
+      (p) =>
+        `*:${p.publishedPort}->${p.targetPort}/${p.protocol}${p.publishMode === 'host' ? ' (host)' : ''}`,
+    )
+    .join(', ');
 }
 
 /** go-units' HumanDuration, which Docker's "Running 5 seconds ago" uses. */

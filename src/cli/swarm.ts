@@ -84,6 +84,10 @@ Examples:
       '--listen-addr <host:port>',
       "cluster address to listen on (default: the daemon's --listen-addr, 0.0.0.0:2377)",
     )
+    .option(
+      '--data-path-addr <ip>',
+      "address other nodes reach this node's published ports at (routing mesh traffic; default: the advertise address)",
+    )
     .option('--task-history-limit <n>', 'retained tasks per slot (default 5)')
     .option(
       '--dispatcher-heartbeat <duration>',
@@ -125,6 +129,7 @@ Examples:
         ...settings,
         ...(text.advertiseAddr === undefined ? {} : { advertiseAddr: text.advertiseAddr }),
         ...(text.listenAddr === undefined ? {} : { listenAddr: text.listenAddr }),
+        ...(text.dataPathAddr === undefined ? {} : { dataPathAddr: text.dataPathAddr }),
         ...(await caFiles(text.caCert, text.caKey)),
       });
       process.stdout.write(`Swarm initialized: current node (${res.nodeId}) is now a manager.\n\n`);
@@ -154,6 +159,10 @@ Examples:
       '--listen-addr <host:port>',
       "cluster address to listen on once a manager (default: the daemon's --listen-addr, 0.0.0.0:2377)",
     )
+    .option(
+      '--data-path-addr <ip>',
+      "address other nodes reach this node's published ports at (routing mesh traffic; default: the advertise address)",
+    )
     .addHelpText(
       'after',
       `
@@ -165,7 +174,7 @@ Examples:
     .action(
       async (
         remoteAddr: string,
-        o: { token: string; advertiseAddr?: string; listenAddr?: string },
+        o: { token: string; advertiseAddr?: string; listenAddr?: string; dataPathAddr?: string },
         cmd: Command,
       ) => {
         const res = await callDaemon(hostOf(cmd), 'SwarmJoin', {
@@ -173,6 +182,7 @@ Examples:
           remoteAddr,
           ...(o.advertiseAddr === undefined ? {} : { advertiseAddr: o.advertiseAddr }),
           ...(o.listenAddr === undefined ? {} : { listenAddr: o.listenAddr }),
+          ...(o.dataPathAddr === undefined ? {} : { dataPathAddr: o.dataPathAddr }),
         });
         process.stdout.write(
           res.sessionOpen

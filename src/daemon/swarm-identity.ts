@@ -13,6 +13,8 @@ interface IdentityBase {
   readonly listenAddr: string;
   /** Where other nodes reach this one; '' for a worker that joined without --advertise-addr. */
   readonly advertiseAddr: string;
+  /** `--data-path-addr`: where other nodes reach its published host ports; absent: the advertise host. */
+  readonly dataPathAddr?: string;
 }
 
 /** A manager: a Raft member whose state machine is the cluster store. */

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { hostOfAddr } from '../api/addr-host.ts';
 import type {
@@ -87,6 +88,7 @@ import {
   sameCa,
   writeNodeCertificate,
 } from './node-certificates.ts';
+import type { RoutingMesh } from './routing-mesh.ts';
 import {
   IDENTITY_FILE,
   type ManagerIdentity,
@@ -95,7 +97,7 @@ import {
   type WorkerIdentity,
   writeIdentity,
 } from './swarm-identity.ts';
-import { removeNodeContainers, startWorkerRole } from './worker-role.ts';
+import { removeNodeContainers, startWorkerRole, type WorkerRoleOptions } from './worker-role.ts';
 
 export interface SwarmOptions {
   readonly dataDir: string;
@@ -113,6 +115,8 @@ export interface SwarmOptions {
   readonly nodeReportIntervalMs?: number;
   /** How often this node looks whether its certificate is due for renewal (default 10 min). */
   readonly renewalCheckMs?: number;
+  /** The node's routing mesh, fed by its worker session; absent: published ingress ports are not served here. */
+  readonly mesh?: RoutingMesh;
 }
 
 type Member = ManagerMember | WorkerMember;
@@ -270,6 +274,7 @@ export class Swarm {
     const m = this.member;
     this.member = null;
     if (m !== null) await stopMember(m);
+    await this.opts.mesh?.close();
   }
 
   // ---- swarm init / join / leave -------------------------------------------------------------
@@ -294,6 +299,7 @@ export class Swarm {
       throw badFlag('--advertise-addr: give the port other members dial (the listen port is 0)');
     }
     const externalCa = givenCa(req);
+    const dataPath = dataPathOf(req.dataPathAddr);
     this.enterChange();
     const identity: ManagerIdentity = {
       version: 1,
@@ -305,6 +311,7 @@ export class Swarm {
       taskHistoryLimit: limit,
       dispatcherHeartbeatMs: heartbeatMs,
       ...(req.autolock === true ? { autolock: true } : {}),
+      ...dataPath,
     };
     try {
       // The identity goes to disk first: a crash after it leaves a member that the next start
@@ -355,6 +362,7 @@ export class Swarm {
       advertiseText === undefined || advertiseText === ''
         ? null
         : parseHostPort(advertiseText, '--advertise-addr', listen.port);
+    const dataPath = dataPathOf(req.dataPathAddr);
     this.enterChange();
     try {
       this.state = 'pending';
@@ -379,6 +387,7 @@ export class Swarm {
           ),
           taskHistoryLimit: DEFAULT_TASK_HISTORY_LIMIT,
           joinedVia: formatHostPort(manager),
+          ...dataPath,
         };
         await writeIdentity(this.opts.dataDir, identity);
         this.message = 'joining the Raft group and catching up';
@@ -399,6 +408,7 @@ export class Swarm {
         listenAddr: formatHostPort(listen),
         advertiseAddr: advertise === null ? '' : formatHostPort(advertise),
         managerAddr: formatHostPort(manager),
+        ...dataPath,
       };
       await writeIdentity(this.opts.dataDir, identity);
       const member = this.startWorker(identity, admission.files);
@@ -456,6 +466,7 @@ export class Swarm {
     this.starting = null;
     const identity = m?.identity ?? (await readIdentity(this.opts.dataDir).catch(() => null));
     if (m !== null) await stopMember(m).catch(() => {});
+    await this.opts.mesh?.clear();
     if (identity !== null) {
       await removeNodeContainers(this.opts.dockerHost, identity.nodeId, this.log);
     }
@@ -491,6 +502,7 @@ export class Swarm {
       onRole: (role, via) => this.onDesiredRole(role, via),
       onManagers: (addrs) => this.keepManagers(identity, addrs),
       nodeId: identity.nodeId,
+      ...this.meshOptions(identity),
       tls,
       dockerHost: this.opts.dockerHost,
       describe: this.opts.describeHost,
@@ -504,6 +516,19 @@ export class Swarm {
   }
 
   /** A worker writes down the managers its session named, for its next start. */
+  /** What the node's worker session needs for the routing mesh. */
+  private meshOptions(
+    identity: SwarmIdentity,
+  ): Pick<WorkerRoleOptions, 'dataPathAddr' | 'onEndpoints'> {
+    const mesh = this.opts.mesh;
+    return {
+      ...(identity.dataPathAddr === undefined ? {} : { dataPathAddr: identity.dataPathAddr }),
+      ...(mesh === undefined
+        ? {}
+        : { onEndpoints: (services) => mesh.update(services, identity.nodeId) }),
+    };
+  }
+
   private keepManagers(identity: WorkerIdentity, addrs: readonly string[]): void {
     const m = this.member;
     if (m === null || isManager(m) || m.identity.nodeId !== identity.nodeId) return;
@@ -599,6 +624,7 @@ export class Swarm {
           : formatHostPort(resolveAdvertise(listen, undefined, '--advertise-addr')),
       taskHistoryLimit: DEFAULT_TASK_HISTORY_LIMIT,
       joinedVia: via,
+      ...dataPathOf(w.identity.dataPathAddr),
     };
     this.log.info({ via }, 'promoted: becoming a manager');
     this.member = null;
@@ -642,6 +668,7 @@ export class Swarm {
       listenAddr: m.identity.listenAddr,
       advertiseAddr: m.identity.advertiseAddr,
       managerAddr: managers[0] ?? '',
+      ...dataPathOf(m.identity.dataPathAddr),
     };
     this.log.info({ managers }, 'demoted: becoming a worker');
     this.member = null;
@@ -857,6 +884,7 @@ export class Swarm {
       managers: () => Object.values(m.node.status().members),
       onRole: (role, via) => this.onDesiredRole(role, via),
       nodeId: m.identity.nodeId,
+      ...this.meshOptions(m.identity),
       tls: m.tls,
       dockerHost: this.opts.dockerHost,
       describe: this.opts.describeHost,
@@ -1309,6 +1337,15 @@ export class Swarm {
 }
 
 /** The address this host's worker dials: loopback where the listener takes every address. */
+/** `--data-path-addr`, checked: an IP address (Swarm also takes an interface name; orca does not yet). */
+function dataPathOf(addr: string | undefined): { dataPathAddr?: string } {
+  if (addr === undefined || addr === '') return {};
+  if (isIP(addr) === 0) {
+    throw badFlag(`--data-path-addr: "${addr}" is not an IP address (example: 10.0.0.5)`);
+  }
+  return { dataPathAddr: addr };
+}
+
 function localDialAddr(bound: string): string {
   const hp = parseHostPort(bound, 'dispatcher', 0);
   const any = hp.host === '0.0.0.0' || hp.host === '[::]' || hp.host === '::';

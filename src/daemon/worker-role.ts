@@ -2,6 +2,7 @@
 // runs it alone: one dispatcher session to a manager's cluster port, on mutual TLS with this
 // node's own certificate, driving the containers of the local engine.
 
+import type { WireServiceEndpoints } from '../api/dispatcher-wire.ts';
 import { containerLabels, type NodeDescription, type NodeRole } from '../api/objects.ts';
 import { type NodeTlsMaterial, nodeClientTls } from '../ca/index.ts';
 import { DockerRuntime } from '../worker/docker-runtime.ts';
@@ -18,6 +19,10 @@ export interface WorkerRoleOptions {
   /** Every manager's cluster address, as a session named them. */
   readonly onManagers?: (addrs: readonly string[]) => void;
   readonly nodeId: string;
+  /** Where other nodes reach this node's published host ports; absent: as the swarm has it. */
+  readonly dataPathAddr?: string;
+  /** The routing mesh's table, each time the dispatcher sends it. */
+  readonly onEndpoints?: (services: readonly WireServiceEndpoints[]) => void;
   readonly tls: NodeTlsMaterial;
   readonly dockerHost: string;
   readonly describe: () => Promise<NodeDescription>;
@@ -36,6 +41,8 @@ export function startWorkerRole(opts: WorkerRoleOptions): WorkerSession {
     credentials,
     channelOptions,
     nodeId: opts.nodeId,
+    ...(opts.dataPathAddr === undefined ? {} : { dataPathAddr: opts.dataPathAddr }),
+    ...(opts.onEndpoints === undefined ? {} : { onEndpoints: opts.onEndpoints }),
     runtime: new DockerRuntime({ host: opts.dockerHost }),
     log: opts.log,
     describe: opts.describe,

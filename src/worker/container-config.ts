@@ -27,7 +27,9 @@ export interface EngineCreateBody {
     NanoCpus?: number;
     Memory?: number;
     MemoryReservation?: number;
+    PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
   };
+  ExposedPorts?: Record<string, Record<string, never>>;
 }
 
 export interface EngineHealthcheck {
@@ -122,6 +124,21 @@ export function createBody(task: RuntimeTask): EngineCreateBody {
   if (limits.nanoCpus > 0) body.HostConfig.NanoCpus = limits.nanoCpus;
   if (limits.memoryBytes > 0) body.HostConfig.Memory = limits.memoryBytes;
   if (reservations.memoryBytes > 0) body.HostConfig.MemoryReservation = reservations.memoryBytes;
+  if (task.ports !== undefined && task.ports.length > 0) {
+    body.ExposedPorts = {};
+    body.HostConfig.PortBindings = {};
+    for (const p of task.ports) {
+      const key = `${p.targetPort}/${p.protocol}`;
+      body.ExposedPorts[key] = {};
+      // Ingress: a host port of the engine's choosing ('' asks for one), found again by
+      // inspect; the mesh of every node forwards the published port there.
+      const hostPort =
+        p.publishMode === 'host' && p.publishedPort > 0 ? String(p.publishedPort) : '';
+      const bindings = body.HostConfig.PortBindings[key] ?? [];
+      bindings.push({ HostIp: '', HostPort: hostPort });
+      body.HostConfig.PortBindings[key] = bindings;
+    }
+  }
   // reservations.nanoCpus is deliberately not sent: a CPU reservation is a promise the
   // scheduler keeps by not overcommitting nodes, and the engine has no setting that guarantees
   // CPU (CpuShares is only a relative weight under contention), as in Swarm.

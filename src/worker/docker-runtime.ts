@@ -19,6 +19,7 @@ import type {
   ContainerSummary,
   EventOptions,
   EventSubscription,
+  HostPortBinding,
   ImageFacts,
   LogOptions,
   Runtime,
@@ -183,6 +184,8 @@ export class DockerRuntime implements Runtime {
       startedAt: toTime(s.StartedAt),
       finishedAt: toTime(s.FinishedAt),
       labels: raw.Config.Labels ?? {},
+      ports: hostPortBindings(raw.NetworkSettings?.Ports),
+      addr: (raw.NetworkSettings as { IPAddress?: string } | undefined)?.IPAddress ?? '',
     };
   }
 
@@ -426,6 +429,21 @@ function lineReader(stream: Readable): AsyncIterable<string> {
 
 async function* jsonLines(stream: Readable): AsyncIterable<unknown> {
   for await (const line of lineReader(stream)) if (line.trim()) yield JSON.parse(line);
+}
+
+/** The engine's `{"80/tcp": [{HostIp, HostPort}, ...]}`, IPv4 bindings only (one per port). */
+export function hostPortBindings(
+  ports: Record<string, { HostIp: string; HostPort: string }[] | null> | undefined,
+): HostPortBinding[] {
+  const out: HostPortBinding[] = [];
+  for (const [key, bindings] of Object.entries(ports ?? {})) {
+    const [target, protocol] = key.split('/');
+    if (protocol !== 'tcp' && protocol !== 'udp') continue;
+    const v4 = (bindings ?? []).find((b) => !b.HostIp.includes(':'));
+    if (v4 === undefined) continue;
+    out.push({ protocol, targetPort: Number(target), hostPort: Number(v4.HostPort) });
+  }
+  return out;
 }
 
 function toState(status: string): ContainerState {

@@ -6,7 +6,7 @@
 // ImageUnavailableError, both from src/errors.ts.
 
 import type { Readable } from 'node:stream';
-import type { ContainerSpec, Labels, Resources } from '../api/objects.ts';
+import type { ContainerSpec, Labels, PortProtocol, Resources, TaskPort } from '../api/objects.ts';
 
 /** What the runtime needs to know about a task to create its container. */
 export interface RuntimeTask {
@@ -18,6 +18,8 @@ export interface RuntimeTask {
   readonly nodeId: string;
   readonly spec: ContainerSpec;
   readonly resources: Resources;
+  /** Ports to publish on the node, ingress ones on a host port the engine picks; absent: none. */
+  readonly ports?: readonly TaskPort[];
 }
 
 /** Docker's container states, as the engine reports them. */
@@ -49,6 +51,16 @@ export interface ContainerInfo {
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly labels: Labels;
+  /** Published ports as bound on the node (IPv4), once the container has started. */
+  readonly ports?: readonly HostPortBinding[];
+  /** Its address on the engine's default network; absent or '' when it has none. */
+  readonly addr?: string;
+}
+
+export interface HostPortBinding {
+  readonly protocol: PortProtocol;
+  readonly targetPort: number;
+  readonly hostPort: number;
 }
 
 /** The container does not exist (any more): removed by orca, by hand, or never created. */

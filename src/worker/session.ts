@@ -23,6 +23,7 @@ import {
   MANAGERS_METADATA_KEY,
   type SessionStream,
   type StatusUpdate,
+  type WireServiceEndpoints,
   type WorkerMessage,
 } from '../api/dispatcher-wire.ts';
 import type { NodeDescription, NodeRole, TaskStatus } from '../api/objects.ts';
@@ -48,6 +49,10 @@ export interface WorkerSessionOptions {
   /** The managers a session named, when they differ from those known before. */
   readonly onManagers?: (addrs: readonly string[]) => void;
   readonly nodeId: string;
+  /** Told to the dispatcher: where other nodes reach this node's published host ports. */
+  readonly dataPathAddr?: string;
+  /** The routing mesh's table, each time the dispatcher sends it. */
+  readonly onEndpoints?: (services: readonly WireServiceEndpoints[]) => void;
   readonly runtime: Runtime;
   readonly log?: SessionLog;
   readonly credentials?: grpc.ChannelCredentials;
@@ -248,6 +253,9 @@ export class WorkerSession {
             this.#reportAll();
             this.#startDescribing();
             break;
+          case 'endpoints':
+            if (Array.isArray(msg.services)) this.#opts.onEndpoints?.(msg.services);
+            break;
           case 'assignments':
             if (Array.isArray(msg.tasks)) this.#agent.setAssignments(msg.tasks);
             break;
@@ -281,7 +289,12 @@ export class WorkerSession {
       });
       call.on('end', () => finish('the manager ended it'));
       call.on('close', () => finish('closed'));
-      this.#write(call, { type: 'hello', nodeId: this.#opts.nodeId });
+      const { nodeId, dataPathAddr } = this.#opts;
+      this.#write(call, {
+        type: 'hello',
+        nodeId,
+        ...(dataPathAddr === undefined ? {} : { dataPathAddr }),
+      });
     });
   }
 

@@ -6,7 +6,14 @@
 // apart from the count of consecutive temporary failures and whether the container was removed.
 
 import { constants } from 'node:os';
-import { type Task, type TaskState, type TaskStatus, taskStates } from '../api/objects.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  type PortStatus,
+  type Task,
+  type TaskState,
+  type TaskStatus,
+  taskStates,
+} from '../api/objects.ts';
 import { ImageUnavailableError, RuntimeError } from '../errors.ts';
 import type { ContainerGone, ContainerInfo, Runtime, RuntimeTask } from './runtime.ts';
 
@@ -137,6 +144,29 @@ export function observe(
 }
 
 /**
+ * `status` with where the node published the container's ports and the container's address,
+ * once it runs and they are known: what the routing mesh of every node forwards to.
+ */
+export function withNetwork(
+  status: TaskStatus,
+  task: Pick<Task, 'ports'>,
+  info: ContainerInfo | ContainerGone,
+): TaskStatus {
+  const wanted = task.ports ?? [];
+  if (info.gone || wanted.length === 0 || status.ports !== undefined) return status;
+  if (status.state !== 'running') return status;
+  const ports: PortStatus[] = [];
+  for (const p of wanted) {
+    const bound = info.ports?.find(
+      (b) => b.protocol === p.protocol && b.targetPort === p.targetPort,
+    );
+    if (bound === undefined) return status;
+    ports.push({ ...bound, publishMode: p.publishMode });
+  }
+  return { ...status, ports, ...(info.addr ? { addr: info.addr } : {}) };
+}
+
+/**
  * The status a container found on the node (after a restart) implies: a created container is
  * being started, any other has been started and is watched from now on (an exited one is then
  * seen as complete or failed by the next step). Never moves the status backwards.
@@ -187,6 +217,7 @@ export function runtimeTask(task: AssignedTask): RuntimeTask {
     nodeId: task.nodeId,
     spec: task.spec.container,
     resources: task.spec.resources,
+    ...(task.ports === undefined ? {} : { ports: task.ports }),
   };
 }
 
@@ -198,6 +229,12 @@ export interface TaskControllerOptions {
    * reports some spec errors as 500, which would otherwise be retried forever.
    */
   readonly maxTemporaryFailures?: number;
+  /**
+   * How long a running task with ingress ports keeps serving after it is told to stop (default
+   * 1 s): it has left every node's mesh table by then, so no new connection is sent to a
+   * container that is going away; connections already open finish within its grace period.
+   */
+  readonly meshDrainMs?: number;
 }
 
 /**
@@ -208,6 +245,7 @@ export class TaskController {
   readonly #runtime: Runtime;
   readonly #clock: () => Date;
   readonly #maxTemporary: number;
+  readonly #meshDrainMs: number;
   #temporaryFailures = 0;
   #removed = false;
   /**
@@ -222,6 +260,7 @@ export class TaskController {
     this.#runtime = opts.runtime;
     this.#clock = opts.clock ?? (() => new Date());
     this.#maxTemporary = opts.maxTemporaryFailures ?? 5;
+    this.#meshDrainMs = opts.meshDrainMs ?? 1_000;
   }
 
   /**
@@ -286,12 +325,14 @@ export class TaskController {
       }
       case 'start': {
         await rt.start(action.containerId);
-        if (this.#healthChecked === false) {
+        const publishes = (task.ports?.length ?? 0) > 0;
+        if (this.#healthChecked === false && !publishes) {
           return { ...status, state: 'running', message: 'started', timestamp: now() };
         }
         if (this.#healthChecked === true) return { ...status, ...waitingForHealth };
         // After a restart nothing says whether there is a health check but the container:
         // the one step with two Runtime calls.
+        // A task that publishes ports also needs its host ports, which only an inspect tells.
         const started = await rt.inspect(action.containerId);
         if (!started.gone && started.health === 'starting') {
           return {
@@ -300,14 +341,16 @@ export class TaskController {
             health: 'starting',
           };
         }
-        return observe(
+        const running = observe(
           { ...status, state: 'running', message: 'started', timestamp: now() },
           started,
           this.#clock(),
         );
+        return withNetwork(running, task, started);
       }
       case 'watch': {
-        let observed = observe(status, await rt.inspect(action.containerId), this.#clock());
+        const info = await rt.inspect(action.containerId);
+        let observed = withNetwork(observe(status, info, this.#clock()), task, info);
         if (this.#outsideSignal !== null) {
           observed = stoppedFromOutside(observed, this.#outsideSignal);
         }
@@ -319,6 +362,9 @@ export class TaskController {
         return observed;
       }
       case 'stop':
+        if (status.state === 'running' && task.ports?.some((p) => p.publishMode === 'ingress')) {
+          await delay(this.#meshDrainMs);
+        }
         await rt.stop(action.containerId, action.graceMs, action.signal);
         return { ...status, state: 'shutdown', message: 'shutdown', timestamp: now() };
       case 'remove':

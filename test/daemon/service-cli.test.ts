@@ -55,7 +55,7 @@ describe('orca service commands against a daemon', () => {
     assert.match(id, /^[0-9a-z]{25}$/);
 
     const table = await ok('service', 'ls');
-    assert.match(table.split('\n')[0] ?? '', /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE$/);
+    assert.match(table.split('\n')[0] ?? '', /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS$/);
     assert.match(
       table,
       new RegExp(`^${id.slice(0, 12)}\\s+web\\s+replicated\\s+\\d/2\\s+orca-test/busybox:1$`, 'm'),

@@ -84,7 +84,7 @@ describe('service output', () => {
     };
     assert.equal(
       formatServiceTable([item]),
-      'ID             NAME   MODE         REPLICAS   IMAGE\n' +
+      'ID             NAME   MODE         REPLICAS   IMAGE       PORTS\n' +
         'svc000000000   web    replicated   2/3        busybox:1\n',
     );
   });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { ContainerSpec } from '../../src/api/objects.ts';
 import { RuntimeError } from '../../src/errors.ts';
 import { containerName, createBody } from '../../src/worker/container-config.ts';
-import { dockerOptions } from '../../src/worker/docker-runtime.ts';
+import { dockerOptions, hostPortBindings } from '../../src/worker/docker-runtime.ts';
 import type { RuntimeTask } from '../../src/worker/runtime.ts';
 
 const minimal: ContainerSpec = {
@@ -177,5 +177,40 @@ describe('dockerOptions', () => {
       protocol: 'http',
     });
     assert.throws(() => dockerOptions('ssh://box'), /unsupported docker host/);
+  });
+});
+
+describe('published ports', () => {
+  it('binds host-mode ports by number and ingress ports where the engine chooses', () => {
+    const body = createBody(
+      task(
+        {},
+        {
+          ports: [
+            { protocol: 'tcp', targetPort: 80, publishedPort: 0, publishMode: 'ingress' },
+            { protocol: 'udp', targetPort: 53, publishedPort: 5353, publishMode: 'host' },
+          ],
+        },
+      ),
+    );
+    assert.deepEqual(body.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+    assert.deepEqual(body.HostConfig.PortBindings, {
+      '80/tcp': [{ HostIp: '', HostPort: '' }],
+      '53/udp': [{ HostIp: '', HostPort: '5353' }],
+    });
+    assert.equal(createBody(task()).HostConfig.PortBindings, undefined);
+  });
+
+  it("reads the engine's IPv4 bindings back", () => {
+    assert.deepEqual(
+      hostPortBindings({
+        '80/tcp': [
+          { HostIp: '0.0.0.0', HostPort: '32768' },
+          { HostIp: '::', HostPort: '32768' },
+        ],
+        '53/udp': null,
+      }),
+      [{ protocol: 'tcp', targetPort: 80, hostPort: 32768 }],
+    );
   });
 });

@@ -6,6 +6,7 @@ import { parseConstraint, parsePlacementPref } from './constraints.ts';
 import { mergeEnv, parseEnvFile, parseEnvFlag, parseLabel } from './env-file.ts';
 import { parseMount } from './mounts.ts';
 import { parseChoice, parseWhole } from './numbers.ts';
+import { portsFrom } from './ports.ts';
 import { bad, Problems } from './problems.ts';
 import {
   addSharedServiceOptions,
@@ -30,6 +31,8 @@ export interface ServiceCreateOptions extends SharedServiceOptions {
   readonly constraint?: readonly string[];
   readonly placementPref?: readonly string[];
   readonly mount?: readonly string[];
+  readonly publish?: readonly string[];
+  readonly endpointMode?: string;
 }
 
 /**
@@ -52,7 +55,13 @@ export function addServiceCreateOptions(cmd: Command): Command {
     .option('--container-label <list>', 'Container labels', collect)
     .option('--constraint <list>', 'Placement constraints', collect)
     .option('--placement-pref <pref>', 'Add a placement preference', collect)
-    .option('--mount <mount>', 'Attach a filesystem mount to the service', collect);
+    .option('--mount <mount>', 'Attach a filesystem mount to the service', collect)
+    .option(
+      '-p, --publish <port>',
+      'Publish a port as a node port: [PUBLISHED:]TARGET[/udp] or published=,target=[,protocol=][,mode=ingress|host][,lb=][,proxy-protocol]',
+      collect,
+    )
+    .option('--endpoint-mode <mode>', 'Endpoint mode (vip or dnsrr) (default "vip")');
   addSharedServiceOptions(cmd, true);
   return cmd;
 }
@@ -193,11 +202,43 @@ export function serviceSpecFromCreate(
     if (pref !== undefined) draft.task.placement.preferences.push(pref);
   }
   c.mounts = mountsFrom(o.mount ?? [], '--mount', p, ctx);
+  if (o.publish !== undefined || o.endpointMode !== undefined) {
+    draft.endpoint = {
+      mode: endpointModeFrom(o.endpointMode, p) ?? 'vip',
+      ports: portsFrom(
+        o.publish ?? [],
+        '--publish',
+        (f) => p.check(f),
+        (x) => p.add(x),
+      ),
+    };
+  }
 
   applySharedOptions(draft, o, p);
   checkSharedConsistency(draft, o, p, true);
+  checkEndpoint(draft, p);
   p.throwIfAny();
   return draft;
+}
+
+export function endpointModeFrom(
+  text: string | undefined,
+  p: Problems,
+): 'vip' | 'dnsrr' | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'vip' || text === 'dnsrr') return text;
+  p.add(`--endpoint-mode: "${text}" is not vip or dnsrr`);
+  return undefined;
+}
+
+/** As the manager checks it, so the flag is named: an ingress port needs a virtual IP. */
+export function checkEndpoint(draft: Draft<ServiceSpec>, p: Problems): void {
+  const e = draft.endpoint;
+  if (e?.mode === 'dnsrr' && e.ports.some((x) => x.publishMode === 'ingress')) {
+    p.add(
+      '--endpoint-mode dnsrr: a port published in ingress mode needs vip; publish it with mode=host, or use --endpoint-mode vip',
+    );
+  }
 }
 
 export const serviceCreateHelpText = `
@@ -214,6 +255,12 @@ Examples:
   orca service create --name api -e PORT=8080 --env-file ./api.env \\
     --health-cmd "wget -qO- localhost:8080/health" --health-interval 5s \\
     --update-parallelism 2 --update-order start-first --update-failure-action rollback myorg/api:2
+
+  # published on port 8080 of every node (the routing mesh), least connections first
+  orca service create --name web --replicas 3 -p 8080:80 nginx:1.27
+  orca service create --name api --publish published=9000,target=8080,lb=least-conn myorg/api:2
+  # a UDP port bound only on the nodes that run a task
+  orca service create --name dns --mode global --publish published=53,target=53,protocol=udp,mode=host coredns
 
   # a job: 10 completions, 2 at a time
   orca service create --name migrate --mode replicated-job --replicas 10 --max-concurrent 2 \\

@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import type { ServiceSpec } from '../../api/objects.ts';
 import { maxReplicas } from '../../api/service-defaults.ts';
 import { parseConstraint, parsePlacementPref } from './constraints.ts';
-import { labelsFrom, mountsFrom } from './create-flags.ts';
+import { checkEndpoint, endpointModeFrom, labelsFrom, mountsFrom } from './create-flags.ts';
 import { envKey, parseEnvFlag } from './env-file.ts';
 import { parseWhole } from './numbers.ts';
+import { parsePublishRm, portsFrom, samePublished } from './ports.ts';
 import { Problems } from './problems.ts';
 import {
   addSharedServiceOptions,
@@ -35,6 +36,9 @@ export interface ServiceUpdateOptions extends SharedServiceOptions {
   readonly placementPrefRm?: readonly string[];
   readonly mountAdd?: readonly string[];
   readonly mountRm?: readonly string[];
+  readonly publishAdd?: readonly string[];
+  readonly publishRm?: readonly string[];
+  readonly endpointMode?: string;
 }
 
 /**
@@ -58,10 +62,52 @@ export function addServiceUpdateOptions(cmd: Command): Command {
     .option('--placement-pref-add <pref>', 'Add a placement preference', collect)
     .option('--placement-pref-rm <pref>', 'Remove a placement preference', collect)
     .option('--mount-add <mount>', 'Add or update a mount on a service', collect)
-    .option('--mount-rm <list>', 'Remove a mount by its target path', collect);
+    .option('--mount-rm <list>', 'Remove a mount by its target path', collect)
+    .option('--publish-add <port>', 'Add or update a published port (as --publish)', collect)
+    .option(
+      '--publish-rm <port>',
+      'Remove a published port by its published port: PORT[/udp]',
+      collect,
+    )
+    .option('--endpoint-mode <mode>', 'Endpoint mode (vip or dnsrr)');
   addSharedServiceOptions(cmd, false);
   cmd.option('--no-init', 'Do not use an init inside each service container (orca only)');
   return cmd;
+}
+
+function updateEndpoint(draft: Draft<ServiceSpec>, o: ServiceUpdateOptions, p: Problems): void {
+  if (o.publishAdd === undefined && o.publishRm === undefined && o.endpointMode === undefined) {
+    return;
+  }
+  const endpoint = draft.endpoint ?? { mode: 'vip', ports: [] };
+  let ports = endpoint.ports;
+  for (const text of o.publishRm ?? []) {
+    const rm = p.check(() => parsePublishRm(text));
+    if (rm === undefined) continue;
+    const kept = ports.filter((x) => !samePublished(x, rm));
+    if (kept.length === ports.length) {
+      p.add(`--publish-rm: the service publishes no port ${rm.publishedPort}/${rm.protocol}`);
+    }
+    ports = kept;
+  }
+  for (const port of portsFrom(
+    o.publishAdd ?? [],
+    '--publish-add',
+    (f) => p.check(f),
+    (x) => p.add(x),
+  )) {
+    // The same published port, or (for an unnumbered one) the same target, is replaced.
+    const at = ports.findIndex((x) =>
+      port.publishedPort > 0
+        ? samePublished(x, port)
+        : x.targetPort === port.targetPort && x.protocol === port.protocol,
+    );
+    if (at === -1) ports.push(port);
+    else ports[at] = port;
+  }
+  endpoint.ports = ports;
+  endpoint.mode = endpointModeFrom(o.endpointMode, p) ?? endpoint.mode;
+  draft.endpoint = endpoint;
 }
 
 function updateMode(draft: Draft<ServiceSpec>, o: ServiceUpdateOptions, p: Problems): void {
@@ -183,9 +229,11 @@ export function serviceSpecFromUpdate(
     c.mounts = c.mounts.filter((m) => !rm.has(m.target));
   }
 
+  updateEndpoint(draft, o, p);
   updateMode(draft, o, p);
   applySharedOptions(draft, o, p);
   checkSharedConsistency(draft, o, p, false);
+  checkEndpoint(draft, p);
   p.throwIfAny();
   return draft;
 }
@@ -202,6 +250,9 @@ Examples:
   # swap a mount, raise the memory limit, scale to 5
   orca service update --mount-rm /data --mount-add type=volume,src=web-data,dst=/srv/data \\
     --limit-memory 1G --replicas 5 web
+
+  # publish another port, stop publishing 8080
+  orca service update --publish-add 8443:443 --publish-rm 8080 web
 
   # replace every task although nothing changed (e.g. to pull :latest again)
   orca service update --force web

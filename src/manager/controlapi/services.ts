@@ -18,6 +18,7 @@ import {
   TransactionTooLargeError,
 } from '../../errors.ts';
 import { newId, type Store, type WriteTx } from '../../store/index.ts';
+import { allocatePorts } from '../allocator/ports.ts';
 import { generateServiceName } from './names.ts';
 import { validateServiceSpec } from './validate.ts';
 
@@ -121,6 +122,14 @@ export function serviceStatus(service: Service, tasks: readonly Task[]): Service
   return { runningTasks, desiredTasks, completedTasks };
 }
 
+/** `svc` with `spec` and the ports it publishes allocated against every other service's. */
+function withEndpoint(svc: Service, spec: ServiceSpec, tx: WriteTx): Service {
+  const others = [...tx.services.all()].filter((s) => s.meta.id !== svc.meta.id);
+  const { endpoint: _old, ...rest } = svc;
+  const endpoint = allocatePorts(spec.endpoint, svc.endpoint, others);
+  return { ...rest, spec, ...(endpoint === undefined ? {} : { endpoint }) };
+}
+
 export class ServiceApi {
   readonly #opts: ServiceApiOptions;
 
@@ -142,8 +151,14 @@ export class ServiceApi {
         let name = spec.name;
         if (name === '') name = generateServiceName(taken, id, this.#opts.random);
         else if (taken(name)) throw nameInUse(name);
+        const endpoint = allocatePorts(spec.endpoint, undefined, tx.services.all());
         tx.services.create(
-          { spec: { ...spec, name }, previousSpec: null, updateStatus: null },
+          {
+            spec: { ...spec, name },
+            previousSpec: null,
+            updateStatus: null,
+            ...(endpoint === undefined ? {} : { endpoint }),
+          },
           { id },
         );
       });
@@ -262,8 +277,11 @@ export class ServiceApi {
           `spec.mode: a service's mode cannot change (${svc.spec.mode.kind} to ${spec.mode.kind}); create a new service`,
         );
       }
-      return tx.services.update({ ...svc, spec, previousSpec: svc.spec, updateStatus: null }).meta
-        .id;
+      return tx.services.update({
+        ...withEndpoint(svc, spec, tx),
+        previousSpec: svc.spec,
+        updateStatus: null,
+      }).meta.id;
     });
     return this.#read(store, id);
   }
@@ -281,8 +299,7 @@ export class ServiceApi {
           );
         }
         return tx.services.update({
-          ...svc,
-          spec: svc.previousSpec,
+          ...withEndpoint(svc, svc.previousSpec, tx),
           previousSpec: svc.spec,
           updateStatus: {
             state: 'rollback_started',

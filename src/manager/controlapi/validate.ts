@@ -17,6 +17,8 @@ const restartConditions = ['none', 'on-failure', 'any'];
 const mountTypes = ['bind', 'volume', 'tmpfs'];
 const orders = ['stop-first', 'start-first'];
 const labelPrefixes = ['node.labels.', 'engine.labels.'];
+const endpointModes = ['vip', 'dnsrr'];
+const balancers = ['round-robin', 'least-conn', 'p2c'];
 
 type Rec = Record<string, unknown>;
 
@@ -90,6 +92,45 @@ function checkUpdateConfig(c: Checker, v: unknown, path: string, isRollback: boo
     c.add(`${path}.maxFailureRatio: ${JSON.stringify(r)} is not a number from 0 to 1`);
   }
   c.choice(u.order, `${path}.order`, orders);
+}
+
+function checkEndpoint(c: Checker, v: unknown): void {
+  const e = c.record(v, 'spec.endpoint');
+  c.choice(e.mode, 'spec.endpoint.mode', endpointModes);
+  if (!Array.isArray(e.ports)) {
+    c.add('spec.endpoint.ports: must be a list');
+    return;
+  }
+  const published = new Set<string>();
+  e.ports.forEach((p: unknown, i) => {
+    const path = `spec.endpoint.ports[${i}]`;
+    const port = c.record(p, path);
+    c.choice(port.protocol, `${path}.protocol`, ['tcp', 'udp']);
+    c.whole(port.targetPort, `${path}.targetPort`, 1, 65535);
+    c.whole(port.publishedPort, `${path}.publishedPort`, 0, 65535);
+    c.choice(port.publishMode, `${path}.publishMode`, ['ingress', 'host']);
+    if (port.lb !== undefined) c.choice(port.lb, `${path}.lb`, balancers);
+    if (port.proxyProtocol !== undefined) c.bool(port.proxyProtocol, `${path}.proxyProtocol`);
+    const meshOnly = port.lb !== undefined || port.proxyProtocol === true;
+    if (port.publishMode === 'host' && meshOnly) {
+      c.add(
+        `${path}: lb and proxy-protocol apply to ingress ports only (mode=host is bound on the task's node, not balanced)`,
+      );
+    }
+    if (port.proxyProtocol === true && port.protocol === 'udp') {
+      c.add(`${path}.proxyProtocol: PROXY protocol is for TCP ports only`);
+    }
+    if (port.publishMode === 'ingress' && e.mode === 'dnsrr') {
+      c.add(
+        `${path}: an ingress port needs endpoint mode vip (dnsrr has no virtual IP to balance behind); use mode=host or --endpoint-mode vip`,
+      );
+    }
+    if (typeof port.publishedPort === 'number' && port.publishedPort > 0) {
+      const k = `${port.publishedPort}/${String(port.protocol)}`;
+      if (published.has(k)) c.add(`${path}.publishedPort: ${k} is published twice`);
+      published.add(k);
+    }
+  });
 }
 
 /**
@@ -220,6 +261,7 @@ export function validateServiceSpec(spec: unknown): ServiceSpec {
   }
   checkUpdateConfig(c, s.update, 'spec.update', false);
   checkUpdateConfig(c, s.rollback, 'spec.rollback', true);
+  if (s.endpoint !== undefined) checkEndpoint(c, s.endpoint);
 
   if (c.problems.length > 0) throw new InvalidFlagsError(c.problems);
   return spec as ServiceSpec;

@@ -21,12 +21,14 @@ import {
   encodeMessage,
   MANAGERS_METADATA_KEY,
   type SessionCall,
+  type WireServiceEndpoints,
   type WorkerMessage,
 } from '../../api/dispatcher-wire.ts';
 import type { NodeDescription, NodeRole, NodeState, TaskStatus } from '../../api/objects.ts';
 import { callerIdentity } from '../../ca/index.ts';
 import { StoreConflictError } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
+import { endpointTable } from '../allocator/endpoint-table.ts';
 import { type LoopLog, type ReconcileLoop, runPasses, silentLog } from '../loops/reconcile.ts';
 import { assignmentKey, assignmentSet } from './assignments.ts';
 import {
@@ -103,6 +105,8 @@ export class Dispatcher implements ReconcileLoop {
   /** The latest description per node not yet written. */
   readonly #descriptions = new Map<string, NodeDescription>();
   #flushing: Promise<void> | null = null;
+  /** The mesh table as of a store index, shared by every session's pass over that change. */
+  #endpoints: { index: number; key: string; services: WireServiceEndpoints[] } | null = null;
 
   constructor(opts: DispatcherOptions) {
     this.#store = opts.store;
@@ -207,7 +211,11 @@ export class Dispatcher implements ReconcileLoop {
         fail(call, grpc.status.NOT_FOUND, `node ${hello.nodeId} is not part of this swarm`);
         return;
       }
-      const session = new NodeSession(this, hello.nodeId, call, term.signal);
+      const dataPathAddr =
+        typeof hello.dataPathAddr === 'string' && hello.dataPathAddr !== ''
+          ? hello.dataPathAddr
+          : undefined;
+      const session = new NodeSession(this, hello.nodeId, call, term.signal, dataPathAddr);
       // A worker that reconnects before its old stream is noticed dead replaces it.
       this.#sessions.get(hello.nodeId)?.close('replaced by a new session', null);
       clearTimeout(this.#downTimers.get(hello.nodeId));
@@ -244,6 +252,22 @@ export class Dispatcher implements ReconcileLoop {
 
   managers(): readonly string[] {
     return this.#managers();
+  }
+
+  /** The routing mesh's table for the store as it is now, and a key that changes with it. */
+  endpoints(): { key: string; services: WireServiceEndpoints[] } {
+    const index = this.#store.index;
+    if (this.#endpoints?.index !== index) {
+      const services = this.#store.view((tx) =>
+        endpointTable(
+          tx.services.all(),
+          (id) => tx.tasks.byService(id),
+          (id) => tx.nodes.get(id),
+        ),
+      );
+      this.#endpoints = { index, key: JSON.stringify(services), services };
+    }
+    return this.#endpoints;
   }
 
   get grace(): number {
@@ -328,14 +352,21 @@ export class Dispatcher implements ReconcileLoop {
     }
   }
 
-  async setNodeState(nodeId: string, state: NodeState, message: string): Promise<void> {
+  /** `addr`: the node's data-path address as its session gave it; absent: left as it is. */
+  async setNodeState(
+    nodeId: string,
+    state: NodeState,
+    message: string,
+    addr?: string,
+  ): Promise<void> {
     for (let attempt = 1; attempt <= 5 && this.#term !== null; attempt++) {
       try {
         await this.#store.update((tx) => {
           const node = tx.nodes.get(nodeId);
           if (node === undefined) return;
-          if (node.status.state === state && node.status.message === message) return;
-          tx.nodes.update({ ...node, status: { ...node.status, state, message } });
+          const status = { state, message, addr: addr ?? node.status.addr };
+          if (JSON.stringify(node.status) === JSON.stringify(status)) return;
+          tx.nodes.update({ ...node, status });
         });
         return;
       } catch (err) {
@@ -356,12 +387,21 @@ class NodeSession {
   readonly #serviceNames = new Map<string, string>();
   #lastSeen: number;
   #sentKey: string | null = null;
+  #endpointsKey: string | null = null;
+  readonly #dataPathAddr: string | undefined;
   #heartbeat: NodeJS.Timeout | null = null;
   #closed = false;
   readonly #logs = new SessionLogSubscriptions((msg) => this.#send(msg));
 
-  constructor(d: Dispatcher, nodeId: string, call: SessionCall, term: AbortSignal) {
+  constructor(
+    d: Dispatcher,
+    nodeId: string,
+    call: SessionCall,
+    term: AbortSignal,
+    dataPathAddr: string | undefined,
+  ) {
     this.#d = d;
+    this.#dataPathAddr = dataPathAddr;
     this.nodeId = nodeId;
     this.#call = call;
     this.#lastSeen = d.now();
@@ -389,7 +429,7 @@ class NodeSession {
       heartbeatMs,
       managers: d.managers(),
     });
-    void d.setNodeState(this.nodeId, 'ready', '');
+    void d.setNodeState(this.nodeId, 'ready', '', this.#dataPathAddr);
     let roleSent: NodeRole | undefined;
     void runPasses({
       store: d.store,
@@ -403,6 +443,8 @@ class NodeSession {
           this.close('the node was removed from the swarm', null);
           return { wakeAt: null, retry: false };
         }
+        // The mesh first: a task leaves every node's table before its own node stops it.
+        this.#sendEndpoints();
         this.#sendAssignments();
         if (role !== roleSent) {
           roleSent = role;
@@ -455,6 +497,14 @@ class NodeSession {
       const update = parseStatusUpdate(raw);
       if (update !== null) this.#d.report(this.nodeId, update.taskId, update.status);
     }
+  }
+
+  #sendEndpoints(): void {
+    if (this.#closed) return;
+    const { key, services } = this.#d.endpoints();
+    if (key === this.#endpointsKey) return;
+    this.#endpointsKey = key;
+    this.#send({ type: 'endpoints', services });
   }
 
   #sendAssignments(): void {

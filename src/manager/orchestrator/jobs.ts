@@ -118,7 +118,7 @@ function isComplete(task: Task): boolean {
 function shutDownEarlierRuns(service: Service, tasks: readonly Task[], plan: PlanBuilder): Task[] {
   const current: Task[] = [];
   for (const task of tasks) {
-    if (runsSpec(task, service.spec.task)) current.push(task);
+    if (runsSpec(task, service)) current.push(task);
     else if (isWanted(task) && isLive(task)) plan.shutdown(task, 'a new run of the job started');
   }
   return current;

@@ -2,6 +2,7 @@
 // transaction, and when to decide again if nothing else wakes it. Decisions never write.
 
 import type { Service, Task, TaskState } from '../../api/objects.ts';
+import { taskPorts } from '../allocator/ports.ts';
 
 /** A task as the store will create it (the store adds `meta`). */
 export type NewTask = Omit<Task, 'meta'>;
@@ -68,12 +69,14 @@ export class PlanBuilder {
  * exist, and orca has no allocator yet, so the scheduler takes it straight away.
  */
 export function newTask(service: Service, slot: number, nodeId: string, now: number): NewTask {
+  const ports = taskPorts(service.endpoint);
   return {
     serviceId: service.meta.id,
     slot,
     nodeId,
     spec: service.spec.task,
     serviceVersion: service.meta.version,
+    ...(ports.length === 0 ? {} : { ports }),
     desiredState: 'running',
     status: { state: 'pending', timestamp: new Date(now).toISOString(), message: 'created' },
   };

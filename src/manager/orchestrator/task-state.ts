@@ -3,8 +3,9 @@
 // rules (swarmkit's) are written once.
 
 import { isDeepStrictEqual } from 'node:util';
-import type { Task, TaskSpec, TaskState } from '../../api/objects.ts';
+import type { Service, Task, TaskState } from '../../api/objects.ts';
 import { taskStates } from '../../api/objects.ts';
+import { taskPorts } from '../allocator/ports.ts';
 
 const rank = new Map<TaskState, number>(taskStates.map((state, i) => [state, i]));
 const runningRank = rank.get('running')!;
@@ -65,8 +66,11 @@ export function createdAt(task: Task): number {
  * Whether the task runs this spec. Compared by value, not by `serviceVersion`: a rollback puts
  * an older spec back under a newer version, and the tasks already running it must stay.
  */
-export function runsSpec(task: Task, spec: TaskSpec): boolean {
-  return isDeepStrictEqual(task.spec, spec);
+export function runsSpec(task: Task, service: Service): boolean {
+  return (
+    isDeepStrictEqual(task.spec, service.spec.task) &&
+    isDeepStrictEqual(task.ports ?? [], taskPorts(service.endpoint))
+  );
 }
 
 /** Oldest first by when they reached their state, then by id so the order never wobbles. */

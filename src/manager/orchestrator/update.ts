@@ -80,9 +80,7 @@ export function planUpdate(
   }
 
   const startedAt = Date.parse(status.startedAt);
-  const own = tasks.filter(
-    (task) => runsSpec(task, service.spec.task) && createdAt(task) >= startedAt,
-  );
+  const own = tasks.filter((task) => runsSpec(task, service) && createdAt(task) >= startedAt);
   const failed = own.filter((task) => hasStopped(task) && endedByItself(task));
   if (failed.length > 0 && failed.length / slots.length > config.maxFailureRatio) {
     const failure = onFailure(service, config, status, failed[0]!, now);
@@ -150,8 +148,8 @@ function slotState(
 ): SlotState {
   const spec = service.spec.task;
   const wanted = history.filter(isWanted);
-  const fresh = wanted.filter((task) => runsSpec(task, spec));
-  const old = wanted.filter((task) => !runsSpec(task, spec));
+  const fresh = wanted.filter((task) => runsSpec(task, service));
+  const old = wanted.filter((task) => !runsSpec(task, service));
   const starting = fresh.some((task) => !hasStopped(task) && !isRunning(task));
 
   if (old.length === 0) {

@@ -306,4 +306,64 @@ describe('controlapi services', () => {
     assert.deepEqual(await control.TaskList({ service: 'web' }), { tasks: [] });
     assert.deepEqual(await control.ServiceRemove({ service: 'web' }), { id: created.meta.id });
   });
+
+  it('allocates published ports: a taken one is refused and nothing is created', async () => {
+    const { api, store } = setup();
+    const publish = (name: string, published: number, target = 80): ServiceSpec => ({
+      ...spec(name),
+      endpoint: {
+        mode: 'vip',
+        ports: [
+          { protocol: 'tcp', targetPort: target, publishedPort: published, publishMode: 'ingress' },
+        ],
+      },
+    });
+    const web = await api.create(publish('web', 8080));
+    assert.equal(web.endpoint?.ports[0]?.publishedPort, 8080);
+    await rejectsWith(
+      api.create(publish('api', 8080)),
+      'ORCA_PORT_IN_USE',
+      /port 8080\/tcp is already published by service web/,
+    );
+    assert.equal(
+      store.view((tx) => tx.services.byName('api')),
+      undefined,
+    );
+
+    const api2 = await api.create(publish('api', 0, 9000));
+    const given = api2.endpoint?.ports[0]?.publishedPort;
+    assert.ok(given !== undefined && given >= 30000 && given <= 32767);
+    // An update that keeps the port unnumbered keeps its number.
+    const updated = await api.update(
+      'api',
+      { ...publish('api', 0, 9000), labels: { a: 'b' } },
+      api2.meta.version,
+    );
+    assert.equal(updated.endpoint?.ports[0]?.publishedPort, given);
+    // Taking web's port on update is refused and leaves the service as it was.
+    await rejectsWith(
+      api.update('api', publish('api', 8080, 9000), updated.meta.version),
+      'ORCA_PORT_IN_USE',
+      /8080\/tcp/,
+    );
+    assert.equal((await api.inspect('api')).meta.version, updated.meta.version);
+  });
+
+  it('refuses a malformed endpoint, naming the field', async () => {
+    const { api } = setup();
+    const bad = {
+      ...spec('web'),
+      endpoint: {
+        mode: 'dnsrr',
+        ports: [{ protocol: 'sctp', targetPort: 0, publishedPort: 8080, publishMode: 'ingress' }],
+      },
+    };
+    await rejectsWith(api.create(bad), 'ORCA_BAD_REQUEST', /spec\.endpoint\.ports\[0\]\.protocol/);
+    await rejectsWith(
+      api.create(bad),
+      'ORCA_BAD_REQUEST',
+      /spec\.endpoint\.ports\[0\]\.targetPort/,
+    );
+    await rejectsWith(api.create(bad), 'ORCA_BAD_REQUEST', /needs endpoint mode vip/);
+  });
 });

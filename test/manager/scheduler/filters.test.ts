@@ -6,6 +6,7 @@ import {
   availabilityFilter,
   constraintsFilter,
   defaultFilters,
+  hostPortsFilter,
   maxReplicasFilter,
   platformFilter,
   readyFilter,
@@ -32,7 +33,15 @@ describe('filters', () => {
   it('are ordered cheapest first', () => {
     assert.deepEqual(
       defaultFilters.map((f) => f.name),
-      ['ready', 'availability', 'max-replicas', 'resources', 'constraints', 'platform'],
+      [
+        'ready',
+        'availability',
+        'max-replicas',
+        'resources',
+        'constraints',
+        'platform',
+        'host-ports',
+      ],
     );
   });
 
@@ -78,6 +87,23 @@ describe('filters', () => {
     assert.equal(passes(maxReplicasFilter, {}, { maxPerNode: 2 }, holding), false);
     assert.equal(passes(maxReplicasFilter, {}, { maxPerNode: 0 }, holding), true);
     assert.equal(maxReplicasFilter.explain(2), 'max replicas per node reached on 2 nodes');
+  });
+
+  it('host ports: one task per node may bind a host-mode port by number', () => {
+    const bind = (port: number, publishMode: 'host' | 'ingress' = 'host'): Partial<Task> => ({
+      ports: [{ protocol: 'tcp', targetPort: 80, publishedPort: port, publishMode }],
+    });
+    const holding = [{ ...makeTask('agent', 1, { nodeId: 'n1' }), ...bind(9100) }];
+    const check = (ports: Partial<Task>) =>
+      hostPortsFilter.check(
+        compileRequest({ ...makeTask('web', 99), ...ports }),
+        buildNodeInfos([makeNode('n1')], holding)[0]!,
+      );
+    assert.equal(check(bind(9100)), false);
+    assert.equal(check(bind(9101)), true);
+    assert.equal(check(bind(0)), true, 'the engine picks a free port');
+    assert.equal(check({}), true);
+    assert.equal(hostPortsFilter.explain(1), 'host-mode port already in use on 1 node');
   });
 
   it('constraints: every constraint must hold', () => {
