@@ -30,18 +30,26 @@ export interface OrcaClusterOptions {
   hosts: number;
   /** Extra `orca daemon` flags for every host. */
   daemonArgs?: readonly string[];
+  /** Extra `orca daemon` flags for one host (its own address, for example). */
+  hostArgs?: (host: Host) => readonly string[];
 }
 
 export class OrcaCluster {
   readonly net: NetnsCluster;
   readonly nodes: readonly OrcaHost[];
   readonly #daemonArgs: readonly string[];
+  readonly #hostArgs: (host: Host) => readonly string[];
   /** Node ids seen, for the container cleanup. */
   readonly #nodeIds = new Set<string>();
 
-  private constructor(net: NetnsCluster, daemonArgs: readonly string[]) {
+  private constructor(
+    net: NetnsCluster,
+    daemonArgs: readonly string[],
+    hostArgs: (host: Host) => readonly string[],
+  ) {
     this.net = net;
     this.#daemonArgs = daemonArgs;
+    this.#hostArgs = hostArgs;
     this.nodes = net.hosts.map((host) => {
       const dir = join(net.logDir, `orca-${host.index}`);
       mkdirSync(join(dir, 'run'), { recursive: true });
@@ -61,7 +69,7 @@ export class OrcaCluster {
     const unsupported = netnsUnsupported();
     if (unsupported) throw new Error(`network namespaces are required: ${unsupported}`);
     const net = await NetnsCluster.create({ hosts: opts.hosts });
-    const cluster = new OrcaCluster(net, opts.daemonArgs ?? []);
+    const cluster = new OrcaCluster(net, opts.daemonArgs ?? [], opts.hostArgs ?? (() => []));
     try {
       await Promise.all(cluster.nodes.map((_, i) => cluster.startDaemon(i)));
     } catch (err) {
@@ -98,6 +106,7 @@ export class OrcaCluster {
       '--log-level',
       'debug',
       ...this.#daemonArgs,
+      ...this.#hostArgs(n.host),
       ...extra,
     ]);
     const proc = n.proc;
@@ -145,13 +154,17 @@ export class OrcaCluster {
   }
 
   /** `swarm init` on host 0 at its own address; its node id. */
-  async init(): Promise<string> {
-    await this.ok(0, 'swarm', 'init', '--advertise-addr', this.node(0).host.ip);
+  async init(extra: readonly string[] = []): Promise<string> {
+    await this.ok(0, 'swarm', 'init', '--advertise-addr', this.node(0).host.ip, ...extra);
     return this.nodeId(0);
   }
 
   /** Host i joins host 0's swarm with the token for `role`; its node id and the CLI's output. */
-  async join(i: number, role: 'worker' | 'manager'): Promise<{ id: string; out: string }> {
+  async join(
+    i: number,
+    role: 'worker' | 'manager',
+    extra: readonly string[] = [],
+  ): Promise<{ id: string; out: string }> {
     const token = (await this.ok(0, 'swarm', 'join-token', '-q', role)).trim();
     const out = await this.ok(
       i,
@@ -161,6 +174,7 @@ export class OrcaCluster {
       token,
       '--advertise-addr',
       this.node(i).host.ip,
+      ...extra,
       this.node(0).clusterAddr,
     );
     return { id: await this.nodeId(i), out };

@@ -1,0 +1,216 @@
+// The routing mesh on three nodes (a manager and two workers, each an orca daemon in its own
+// network namespace, sharing the machine's engine). Every node's mesh listens on its own
+// address; tasks are reached through the node they run on, at its data-path address (here the
+// harness bridge's root address, where the shared engine binds host ports) and their host port.
+// Published ports answer on every node, spread over the tasks, survive a killed container,
+// and rolling updates and scaling under a steady load fail no request.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { get, HttpLoad, type LoadTarget } from '../support/http-load.ts';
+import { waitFor } from '../support/wait.ts';
+import { netnsSkip } from './netns.ts';
+import { OrcaCluster } from './orca-cluster.ts';
+
+const exec = promisify(execFile);
+const IMAGE = 'orca-test/busybox:1';
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+/** The backend: the host's Node running fixtures/mesh-backend.ts in a busybox container. */
+const backend = [
+  '--mount',
+  'type=bind,src=/usr,dst=/usr,ro',
+  '--mount',
+  'type=bind,src=/lib,dst=/lib,ro',
+  '--mount',
+  'type=bind,src=/lib64,dst=/lib64,ro',
+  '--mount',
+  `type=bind,src=${dirname(process.execPath)},dst=/node,ro`,
+  '--mount',
+  `type=bind,src=${fixtures},dst=/app,ro`,
+  '--stop-grace-period',
+  '2s',
+  IMAGE,
+  '/node/node',
+  '/app/mesh-backend.ts',
+];
+
+const healthy = [
+  '--health-cmd',
+  'wget -q -O /dev/null http://127.0.0.1:8080/',
+  '--health-interval',
+  '500ms',
+  '--health-retries',
+  '3',
+];
+
+async function udpAsk(host: string, port: number, text: string): Promise<string> {
+  const socket = createSocket('udp4');
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no UDP answer within 2 s')), 2_000);
+      socket.once('message', (msg) => {
+        clearTimeout(timer);
+        resolve(msg.toString());
+      });
+      socket.send(text, port, host, (err) => {
+        if (err) reject(err);
+      });
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+async function runningContainers(service: string): Promise<string[]> {
+  const { stdout } = await exec('docker', [
+    'ps',
+    '-q',
+    '--filter',
+    `label=orca.service.name=${service}`,
+    '--filter',
+    'status=running',
+  ]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+describe('the routing mesh', { skip: netnsSkip() }, () => {
+  let cluster: OrcaCluster;
+  let targets: LoadTarget[] = [];
+  let workerB = '';
+
+  /** Each node's answer on `port`, once every node answers. */
+  const answers = async (port: number, what: string) =>
+    waitFor(async () => Promise.all(targets.map((t) => get({ host: t.host, port }, 2_000))), {
+      timeoutMs: 60_000,
+      what,
+    });
+
+  before(async () => {
+    cluster = await OrcaCluster.start({
+      hosts: 3,
+      hostArgs: (host) => ['--mesh-bind-addr', host.ip],
+    });
+    const dataPath = ['--data-path-addr', cluster.net.bridgeIp];
+    await cluster.init(dataPath);
+    await cluster.join(1, 'worker', dataPath);
+    workerB = (await cluster.join(2, 'worker', dataPath)).id;
+    targets = cluster.nodes.map((n) => ({ host: n.host.ip, port: 8080 }));
+    await cluster.ok(
+      0,
+      'service',
+      'create',
+      '--name',
+      'web',
+      '--replicas',
+      '3',
+      '--replicas-max-per-node',
+      '1',
+      '--publish',
+      '8080:8080',
+      ...healthy,
+      ...backend,
+    );
+  });
+  after(async () => {
+    await cluster?.destroy();
+  });
+
+  it('answers on every node, taking the tasks in turn', async () => {
+    await answers(8080, 'web answering on every node');
+    const tasks = new Set(await runningContainers('web'));
+    assert.equal(tasks.size, 3);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const body = await get(targets[0] as LoadTarget);
+      seen.set(body, (seen.get(body) ?? 0) + 1);
+    }
+    // Round robin over three tasks from one client: each gets its share.
+    assert.equal(seen.size, 3, `answers by task: ${JSON.stringify(Object.fromEntries(seen))}`);
+    for (const [task, count] of seen) {
+      assert.ok(count >= 5, `task ${task} answered ${count} of 30`);
+      assert.ok(
+        [...tasks].some((id) => task.startsWith(id.slice(0, 12))),
+        `${task} is a web task`,
+      );
+    }
+  });
+
+  it('reaches a service running on one node through any node, over TCP and UDP', async () => {
+    await cluster.ok(
+      0,
+      'service',
+      'create',
+      '--name',
+      'solo',
+      '--constraint',
+      `node.id==${workerB}`,
+      '--publish',
+      '8081:8080',
+      '--publish',
+      '9053:9053/udp',
+      ...backend,
+    );
+    const bodies = await answers(8081, 'solo answering on every node');
+    assert.equal(new Set(bodies).size, 1, 'one task answers on every node');
+    for (const t of targets) {
+      const reply = await waitFor(() => udpAsk(t.host, 9053, 'ping'), {
+        timeoutMs: 20_000,
+        what: `a UDP answer through ${t.host}`,
+      });
+      assert.equal(reply, `${bodies[0]} ping`);
+    }
+    await cluster.ok(0, 'service', 'rm', 'solo');
+  });
+
+  it('loses no new connection when a task is killed', async () => {
+    await answers(8080, 'web answering on every node');
+    const load = new HttpLoad(targets, 100);
+    load.start();
+    await waitFor(() => load.snapshot().requests > 200, { timeoutMs: 10_000, what: 'load' });
+    const [victim] = await runningContainers('web');
+    const killedAt = Date.now();
+    await exec('docker', ['kill', victim as string]);
+    await waitFor(async () => (await runningContainers('web')).length === 3, {
+      timeoutMs: 60_000,
+      what: 'the killed task replaced',
+    });
+    const report = await load.stop();
+    // Only a request the killed process was answering when it died may fail.
+    const late = report.failures.filter((f) => f.startedAt > killedAt);
+    assert.deepEqual(late, [], `${report.requests} requests`);
+  });
+
+  it('fails no request while a start-first update replaces every task and while scaling', async () => {
+    await answers(8080, 'web answering on every node');
+    const load = new HttpLoad(targets, 250);
+    load.start();
+    const before = new Set(await runningContainers('web'));
+    await cluster.ok(
+      0,
+      'service',
+      'update',
+      '--force',
+      '--update-order',
+      'start-first',
+      '--update-parallelism',
+      '1',
+      'web',
+    );
+    const after = await runningContainers('web');
+    assert.ok(
+      after.every((id) => !before.has(id)),
+      'every task was replaced',
+    );
+    await cluster.ok(0, 'service', 'scale', 'web=5');
+    await cluster.ok(0, 'service', 'scale', 'web=2');
+    const report = await load.stop();
+    const rate = (report.requests * 1000) / report.durationMs;
+    assert.deepEqual(report.failures, [], `${report.requests} requests`);
+    assert.ok(rate >= 200, `the load ran at ${rate.toFixed(0)} requests/s`);
+  });
+});
