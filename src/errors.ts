@@ -318,3 +318,18 @@ export class NotManagerError extends OrcaError {
     );
   }
 }
+
+/**
+ * The routing mesh's kernel data path cannot run on this node: nft is missing, not permitted,
+ * or the kernel lacks what the ruleset needs. The user-space data path serves instead.
+ */
+export class KernelMeshUnavailableError extends OrcaError {
+  constructor(reason: string, options?: ErrorOptions) {
+    super(
+      'ORCA_MESH_KERNEL_UNAVAILABLE',
+      `the kernel routing mesh (nftables) is unavailable: ${reason}; ` +
+        'the user-space data path serves published ports instead',
+      options,
+    );
+  }
+}
