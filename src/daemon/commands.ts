@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { goDurationNs } from '../cli/service-spec/durations.ts';
 import { BadRequestError } from '../errors.ts';
@@ -12,6 +13,7 @@ import {
   reloadPlan,
 } from './config-file.ts';
 import type { LogFormat } from './logger.ts';
+import { type MeshDataPathKind, type MeshSettings, meshDataPaths } from './mesh-options.ts';
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -63,6 +65,26 @@ function reportInterval(text: string): number {
   return Number(ns / 1_000_000n);
 }
 
+function meshFlags(bindAddr: string, kind: string, threadsText: string): MeshSettings {
+  if (isIP(bindAddr) !== 4) {
+    throw new BadRequestError(
+      `--mesh-bind-addr: "${bindAddr}" is not an IPv4 address (example: 0.0.0.0)`,
+    );
+  }
+  if (!(meshDataPaths as readonly string[]).includes(kind)) {
+    throw new BadRequestError(
+      `--mesh-data-path: "${kind}" is not one of ${meshDataPaths.join(', ')}`,
+    );
+  }
+  const threads = Number(threadsText);
+  if (!/^\d+$/.test(threadsText) || threads < 1 || threads > 64) {
+    throw new BadRequestError(
+      `--mesh-threads: "${threadsText}" is not a whole number from 1 to 64`,
+    );
+  }
+  return { bindAddr, kind: kind as MeshDataPathKind, threads };
+}
+
 /** The long-running commands: they run in the foreground until SIGTERM or SIGINT. */
 export function addDaemonCommands(program: Command): void {
   program
@@ -99,6 +121,17 @@ export function addDaemonCommands(program: Command): void {
       'how often this node reports its resources and its CPU and memory use to the managers',
       '10s',
     )
+    .option(
+      '--mesh-bind-addr <ip>',
+      "where the routing mesh listens on every service's published ingress ports",
+      '0.0.0.0',
+    )
+    .option(
+      '--mesh-data-path <kind>',
+      'node (Node sockets: connect retry, least-conn, PROXY protocol) or nftables (kernel DNAT, faster)',
+      'node',
+    )
+    .option('--mesh-threads <n>', 'threads of the node data path (SO_REUSEPORT)', '1')
     .option('--log-level <level>', logLevels.join(', '), 'info')
     .option('--log-format <format>', 'json or pretty', 'pretty')
     .option(
@@ -150,6 +183,7 @@ Examples:
         );
       }
       const nodeReportIntervalMs = reportInterval(String(o.nodeReportInterval));
+      const mesh = meshFlags(String(o.meshBindAddr), String(o.meshDataPath), String(o.meshThreads));
       const { createLogger } = await import('./logger.ts');
       const logger = createLogger({ level: String(o.logLevel), format });
       // Loaded here, not at the top: every CLI command would pay for loading the daemon.
@@ -162,6 +196,7 @@ Examples:
         dockerHost,
         logger,
         nodeReportIntervalMs,
+        mesh,
       });
       const reload = async () => {
         let next: DaemonConfig;

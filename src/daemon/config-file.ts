@@ -16,6 +16,9 @@ export const configKeys = [
   'advertise-addr',
   'docker-host',
   'node-report-interval',
+  'mesh-bind-addr',
+  'mesh-data-path',
+  'mesh-threads',
   'log-level',
   'log-format',
 ] as const;

@@ -7,7 +7,15 @@ import { serviceControl } from '../manager/controlapi/index.ts';
 import { HostDescriber } from '../worker/host-description.ts';
 import { ControlServer } from './control-server.ts';
 import type { Logger } from './logger.ts';
+import { createMeshDataPath } from './mesh-data-path.ts';
+import type { MeshSettings } from './mesh-options.ts';
+import { RoutingMesh } from './routing-mesh.ts';
 import { Swarm } from './swarm.ts';
+
+function routingMesh(settings: MeshSettings, log: Logger): RoutingMesh {
+  const meshLog = log.child({ part: 'mesh' });
+  return new RoutingMesh(() => createMeshDataPath({ ...settings, log: meshLog }), meshLog);
+}
 
 export interface DaemonOptions {
   readonly dataDir: string;
@@ -18,6 +26,8 @@ export interface DaemonOptions {
   readonly logger: Logger;
   /** How often this node reports its description and usage (default 10 s). */
   readonly nodeReportIntervalMs?: number;
+  /** The routing mesh; absent: published ingress ports are not served on this node. */
+  readonly mesh?: MeshSettings;
 }
 
 export interface RunningDaemon {
@@ -41,6 +51,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     dockerHost: opts.dockerHost,
     logger: log,
     describeHost: () => host.describe(),
+    ...(opts.mesh === undefined ? {} : { mesh: routingMesh(opts.mesh, log) }),
     ...(opts.nodeReportIntervalMs === undefined
       ? {}
       : { nodeReportIntervalMs: opts.nodeReportIntervalMs }),

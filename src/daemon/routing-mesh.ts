@@ -49,8 +49,8 @@ export class RoutingMesh {
       while (this.#wanted !== null) {
         const listeners = this.#wanted;
         this.#wanted = null;
-        this.#dataPath ??= this.#create();
         try {
+          this.#dataPath ??= this.#create();
           const failures = await this.#dataPath.apply(listeners);
           const summary = JSON.stringify(failures);
           if (failures.length > 0 && summary !== this.#failed) {
