@@ -1,7 +1,8 @@
 // `orca demo`: orca's main job on one machine, as a person would do it by hand. It starts a
 // daemon on a scratch data dir and socket, runs `orca swarm init` and `orca service create`
-// (printing each command and its output), then fetches a page from every replica to show the
-// service answering. The daemon and the service stay until Ctrl-C, which removes both.
+// with a published port (printing each command and its output), then fetches pages through the
+// routing mesh to show the replicas answering in turn. The daemon and the service stay until
+// Ctrl-C, which removes both.
 //
 // The image: `--image`, else the local test image when the engine has it (offline machines;
 // test/images/build.sh makes it), else busybox from the registry.
@@ -13,7 +14,6 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import type { TaskView } from '../api/control-wire.ts';
 import { OrcaError } from '../errors.ts';
 import { dockerOptions } from '../worker/docker-runtime.ts';
 import { callDaemon } from './control-client.ts';
@@ -107,6 +107,7 @@ function orca(host: string, args: readonly string[]): Promise<void> {
 }
 
 async function startDaemon(dir: string, dockerHost: string): Promise<ChildProcess> {
+  // Loopback only: a demo should not open a port to the network.
   const socket = join(dir, 'orca.sock');
   const logFile = join(dir, 'daemon.log');
   const port = await freePort();
@@ -123,6 +124,8 @@ async function startDaemon(dir: string, dockerHost: string): Promise<ChildProces
       `127.0.0.1:${port}`,
       '--docker-host',
       dockerHost,
+      '--mesh-bind-addr',
+      '127.0.0.1',
     ],
     // Its own process group: Ctrl-C on the terminal reaches the demo, which removes the service
     // through the daemon before stopping it.
@@ -142,23 +145,31 @@ async function startDaemon(dir: string, dockerHost: string): Promise<ChildProces
   }
 }
 
-/** Each running task's address on the engine's bridge network, and what it answers there. */
-async function visit(docker: Docker, tasks: readonly TaskView[]): Promise<boolean> {
-  let all = true;
-  for (const t of tasks) {
-    if (t.status.state !== 'running' || t.status.containerId === undefined) continue;
-    const info = await docker.getContainer(t.status.containerId).inspect();
-    const ip = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? '';
-    const url = `http://${ip}:${httpPort}/`;
+/**
+ * Pages fetched through the mesh, one new connection each, until every replica has answered
+ * (the mesh takes them in turn) or a deadline passes: tasks join the mesh once running.
+ */
+async function visit(url: string, replicas: number): Promise<boolean> {
+  const seen = new Set<string>();
+  const deadline = Date.now() + 20_000;
+  let shown = 0;
+  while (seen.size < replicas && Date.now() < deadline) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
-      say(`  ${url} -> ${(await res.text()).trim()}`);
-    } catch (err) {
-      all = false;
-      say(`  ${url} -> no answer (${(err as Error).message})`);
+      const res = await fetch(url, {
+        signal: AbortSignal.timeout(3000),
+        headers: { connection: 'close' },
+      });
+      const body = (await res.text()).trim();
+      if (!seen.has(body) || shown < replicas) {
+        say(`  ${url} -> ${body}`);
+        shown++;
+      }
+      seen.add(body);
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
-  return all;
+  return seen.size >= replicas;
 }
 
 async function stopDaemon(proc: ChildProcess): Promise<void> {
@@ -207,6 +218,8 @@ export async function runSwarmDemo(o: SwarmDemoOptions): Promise<void> {
   };
   try {
     daemon = await startDaemon(dir, o.dockerHost);
+    const published = await freePort();
+    const url = `http://127.0.0.1:${published}/`;
     await orca(host, ['swarm', 'init']);
     await orca(host, [
       'service',
@@ -219,14 +232,15 @@ export async function runSwarmDemo(o: SwarmDemoOptions): Promise<void> {
       `${demoLabel}=${basename(dir)}`,
       '--stop-grace-period',
       '1s',
+      '--publish',
+      `${published}:${httpPort}`,
       image,
       ...webCommand,
     ]);
     await orca(host, ['service', 'ps', 'web']);
-    const { tasks } = await callDaemon(host, 'TaskList', { service: 'web' });
-    say('\nEach replica answers on the bridge network:');
-    const answered = await visit(docker, tasks);
-    if (!answered) throw demoError('not every replica answered');
+    say(`\nThe routing mesh spreads connections to port ${published} over the replicas:`);
+    const answered = await visit(url, replicas);
+    if (!answered) throw demoError('not every replica answered through the mesh');
     if (o.once) {
       await cleanUp();
       say('\nremoved the service and stopped the daemon');
@@ -235,6 +249,7 @@ export async function runSwarmDemo(o: SwarmDemoOptions): Promise<void> {
     say(`
 The swarm runs until Ctrl-C. In another shell:
   export ORCA_HOST=${host}
+  curl ${url}                # again and again: each replica in turn
   orca service ps web
   docker rm -f $(docker ps -q --filter label=orca.service.name=web | head -1)   # orca replaces it
   orca service scale web=5`);

@@ -165,6 +165,57 @@ describe('the routing mesh', { skip: netnsSkip() }, () => {
     await cluster.ok(0, 'service', 'rm', 'solo');
   });
 
+  it('refuses a published port in use, and binds a host-mode port on its node only', async () => {
+    const clash = await cluster.orca(
+      0,
+      'service',
+      'create',
+      '--name',
+      'clash',
+      '-p',
+      '8080:80',
+      IMAGE,
+    );
+    assert.notEqual(clash.code, 0);
+    assert.match(clash.stderr, /port 8080\/tcp is already published by service web/);
+    const names = (await cluster.json<{ spec: { name: string } }[]>(0, 'service', 'ls')).map(
+      (s) => s.spec.name,
+    );
+    assert.ok(!names.includes('clash'), 'nothing was created');
+
+    await cluster.ok(
+      0,
+      'service',
+      'create',
+      '--name',
+      'pinned',
+      '--constraint',
+      `node.id==${workerB}`,
+      '--publish',
+      'published=9200,target=8080,mode=host',
+      ...backend,
+    );
+    // The shared engine binds it in the machine's namespace, which the bridge address reaches.
+    await waitFor(() => get({ host: cluster.net.bridgeIp, port: 9200 }, 2_000), {
+      timeoutMs: 30_000,
+      what: 'the host-mode port answering on its node',
+    });
+    const [task] = await cluster.json<{ status: { ports?: unknown } }[]>(
+      0,
+      'service',
+      'ps',
+      'pinned',
+    );
+    assert.deepEqual(task?.status.ports, [
+      { protocol: 'tcp', targetPort: 8080, hostPort: 9200, publishMode: 'host' },
+    ]);
+    // No mesh listens for it: the nodes' own addresses refuse it.
+    for (const t of targets) {
+      await assert.rejects(get({ host: t.host, port: 9200 }, 2_000), /ECONNREFUSED/);
+    }
+    await cluster.ok(0, 'service', 'rm', 'pinned');
+  });
+
   it('loses no new connection when a task is killed', async () => {
     await answers(8080, 'web answering on every node');
     const load = new HttpLoad(targets, 100);
