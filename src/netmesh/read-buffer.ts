@@ -13,6 +13,13 @@ import type { Socket } from 'node:net';
 const SMALL = 4 * 1024;
 /** After a read fills the small buffer the connection is moving bulk data: fewer, larger reads. */
 const LARGE = 64 * 1024;
+/**
+ * Small buffers of closed connections, for the next ones: allocating one is a fresh
+ * ArrayBuffer each time, a visible share of what a short connection costs. Per thread (each
+ * worker thread has its own module instance), and bounded.
+ */
+const pool: Buffer[] = [];
+const MAX_POOLED = 1024;
 
 export class ReadBuffer {
   #buf: Buffer | undefined;
@@ -22,11 +29,23 @@ export class ReadBuffer {
   /** For onread.buffer: the memory of the next read. */
   readonly next = (): Buffer => {
     if (this.#buf === undefined || this.#lent || this.#buf.length !== this.#size) {
-      this.#buf = Buffer.allocUnsafeSlow(this.#size);
+      this.#buf =
+        (this.#size === SMALL ? pool.pop() : undefined) ?? Buffer.allocUnsafeSlow(this.#size);
       this.#lent = false;
     }
     return this.#buf;
   };
+
+  /**
+   * Gives the buffer back for other connections. Only once both sockets of the direction are
+   * closed: then nothing reads into it and no write still points into it (a socket's 'close'
+   * comes after its pending writes have completed or failed).
+   */
+  release(): void {
+    const buf = this.#buf;
+    this.#buf = undefined;
+    if (buf !== undefined && buf.length === SMALL && pool.length < MAX_POOLED) pool.push(buf);
+  }
 
   /** After the `n` bytes just read were written to `dest`. */
   written(n: number, dest: Socket): void {

@@ -35,6 +35,10 @@ export class TcpRelay {
   #tried: Set<string> | undefined;
   #connected = false;
   #done = false;
+  #toClient: ReadBuffer | undefined;
+  #toBackend: ReadBuffer | undefined;
+  #clientClosed = false;
+  #backendClosed = false;
 
   constructor(owner: RelayOwner, client: Socket) {
     this.#owner = owner;
@@ -70,6 +74,7 @@ export class TcpRelay {
     ctx.counts.add(b.id);
     this.#backendId = b.id;
     const toClient = new ReadBuffer();
+    this.#toClient = toClient;
     const sock = connect({
       host: b.host,
       port: b.port,
@@ -107,6 +112,7 @@ export class TcpRelay {
     const accepted = this.#client;
     if (this.#owner.spec.proxyProtocol) backend.write(encodeProxyV2(addressesOf(accepted)));
     const toBackend = new ReadBuffer();
+    this.#toBackend = toBackend;
     const onread = { buffer: toBackend.next, callback: this.#forward(toBackend, () => backend) };
     const client = adoptWithOnread(accepted, onread) ?? accepted;
     if (client !== accepted) {
@@ -162,13 +168,17 @@ export class TcpRelay {
   #onBackendClose = (hadError: boolean): void => {
     if (this.#backendId !== undefined) this.#owner.ctx.counts.remove(this.#backendId);
     this.#backendId = undefined;
-    if (this.#done) return;
     if (!this.#connected) {
+      // Nothing was read on this attempt: its buffer is free at once.
+      this.#toClient?.release();
+      this.#toClient = undefined;
       this.#backend = undefined;
-      this.#tryNext();
+      if (!this.#done) this.#tryNext();
       return;
     }
-    closePeer(this.#client, hadError);
+    this.#backendClosed = true;
+    this.#releaseBuffers();
+    if (!this.#done) closePeer(this.#client, hadError);
   };
 
   #onClientError = (): void => {
@@ -176,12 +186,20 @@ export class TcpRelay {
   };
 
   #onClientClose = (hadError: boolean): void => {
+    this.#clientClosed = true;
+    this.#releaseBuffers();
     if (this.#backend !== undefined) {
       if (this.#connected) closePeer(this.#backend, hadError);
       else this.#backend.destroy();
     }
     this.#finish();
   };
+
+  #releaseBuffers(): void {
+    if (!this.#clientClosed || !this.#backendClosed) return;
+    this.#toClient?.release();
+    this.#toBackend?.release();
+  }
 
   #finish(): void {
     if (this.#done) return;
