@@ -228,6 +228,21 @@ describe('createNodeMesh, TCP', () => {
     assert.equal(h.readUInt16BE(26), port);
   });
 
+  it('passes on what a backend sends first, before the client has said anything', async () => {
+    const a = await tcpBackend('a', (s) => s.write('220 ready\n'));
+    const m = mesh();
+    const port = await freePort();
+    await m.apply([tcp(port, [a.backend])]);
+    const s = connect(port, HOST);
+    cleanups.push(() => void s.destroy());
+    let got = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      got += d;
+    });
+    await waitFor(() => got === '220 ready\n', { what: 'the greeting', intervalMs: 5 });
+  });
+
   it('carries a large transfer both ways intact, with backpressure', async () => {
     const a = await tcpBackend('a', (s) => s.pipe(s));
     const m = mesh();
