@@ -1,9 +1,27 @@
 // wrk as the load generator of bench:mesh, and the parsing of its --latency report.
 
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { type ChildProcess, execFile } from 'node:child_process';
 
-const run = promisify(execFile);
+/** wrk runs its whole duration unless killed: none may outlive the benchmark (Ctrl-C). */
+const running = new Set<ChildProcess>();
+let hooked = false;
+
+function run(args: string[], timeoutMs: number): Promise<string> {
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', () => {
+      for (const child of running) child.kill('SIGKILL');
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const child = execFile('wrk', args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      running.delete(child);
+      if (err) reject(new Error(`wrk ${args.join(' ')}: ${err.message} ${stderr}`.trim()));
+      else resolve(stdout);
+    });
+    running.add(child);
+  });
+}
 
 export interface WrkOptions {
   url: string;
@@ -34,8 +52,7 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     ...(o.close ? ['-H', 'Connection: close'] : []),
     o.url,
   ];
-  const { stdout } = await run('wrk', args, { timeout: (o.durationS + 60) * 1000 });
-  return parseWrk(stdout);
+  return parseWrk(await run(args, (o.durationS + 60) * 1000));
 }
 
 /** "441.55us", "1.20ms", "2.00s", "1.5m" as milliseconds. */

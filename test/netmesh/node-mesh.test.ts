@@ -2,6 +2,7 @@
 // answering with its own name, and the mesh listening on free loopback ports.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
@@ -161,6 +162,38 @@ describe('createNodeMesh, TCP', () => {
     for (let i = 0; i < 4; i++) assert.equal(await whoAnswers(port), 'a');
   });
 
+  it('retries a backend that does not answer the connect in time on another', async () => {
+    // A listener in a process whose event loop is blocked never accepts: once its accept queue
+    // (backlog 1: two connections) is full, the kernel drops further SYNs, and a connect hangs.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const s = require('node:net').createServer();
+         s.listen({ host: '${HOST}', port: 0, backlog: 1 }, () => {
+           require('node:fs').writeSync(1, s.address().port + '\\n');
+           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+         });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    cleanups.push(() => void child.kill('SIGKILL'));
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const stuckPort = Number(String(line).trim());
+    const fillers = Array.from({ length: 3 }, () => connect(stuckPort, HOST).on('error', () => {}));
+    cleanups.push(() => fillers.forEach((f) => void f.destroy()));
+    await Promise.race(fillers.slice(0, 2).map((f) => once(f, 'connect')));
+
+    const a = await tcpBackend('a');
+    const m = createNodeMesh({ bindAddr: HOST, connectTimeoutMs: 200 });
+    cleanups.push(() => m.close());
+    const port = await freePort();
+    await m.apply([tcp(port, [{ id: 'stuck', host: HOST, port: stuckPort }, a.backend])]);
+    const started = performance.now();
+    assert.equal(await whoAnswers(port), 'a');
+    assert.ok(performance.now() - started >= 150, 'the stuck backend was tried first');
+  });
+
   it('closes the client when every backend refuses', async () => {
     const m = mesh();
     const port = await freePort();
@@ -226,6 +259,21 @@ describe('createNodeMesh, TCP', () => {
     assert.equal(h.subarray(20, 24).join('.'), '127.0.0.1');
     assert.equal(h.readUInt16BE(24), c.socket.localPort);
     assert.equal(h.readUInt16BE(26), port);
+  });
+
+  it('passes on what a backend sends first, before the client has said anything', async () => {
+    const a = await tcpBackend('a', (s) => s.write('220 ready\n'));
+    const m = mesh();
+    const port = await freePort();
+    await m.apply([tcp(port, [a.backend])]);
+    const s = connect(port, HOST);
+    cleanups.push(() => void s.destroy());
+    let got = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      got += d;
+    });
+    await waitFor(() => got === '220 ready\n', { what: 'the greeting', intervalMs: 5 });
   });
 
   it('carries a large transfer both ways intact, with backpressure', async () => {
