@@ -10,10 +10,12 @@
 // its requests, says what each request costs the proxy itself.
 // Progress goes to stderr; the last line of stdout is one JSON object.
 
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import type { MeshDataPath } from '../src/netmesh/data-path.ts';
+import { createKernelMesh } from '../src/netmesh/kernel-mesh.ts';
 import { createNodeMesh } from '../src/netmesh/node-mesh.ts';
 import {
   type Backend,
@@ -35,8 +37,9 @@ const USAGE = `usage: node bench/mesh.ts [options]
   --duration S      seconds measured per row and mode (default 10)
   --warmup S        seconds of wrk before each measured run (default 2)
   --rounds R        rows take turns R times; figures are medians (default 1)
-  --only LIST       rows to run, comma-separated (default all: ${'direct,orca,haproxy'})`;
+  --only LIST       rows to run, comma-separated (default all: ${'direct,orca,nftables,haproxy'})`;
 
+const execFileP = promisify(execFile);
 const { values: flags } = parseArgs({
   options: {
     threads: { type: 'string', default: '1' },
@@ -110,6 +113,18 @@ function pidCpuMs(pid: number): number | null {
   }
 }
 
+/** The default bridge's gateway: an address of this host on the backends' network. */
+async function bridgeGateway(): Promise<string> {
+  const { stdout } = await execFileP('docker', [
+    'network',
+    'inspect',
+    'bridge',
+    '--format',
+    '{{(index .IPAM.Config 0).Gateway}}',
+  ]);
+  return stdout.trim();
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -121,13 +136,23 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A row for any MeshDataPath: it listens on a free loopback port, round robin over the backends. */
-function meshRow(name: string, create: (threads: number) => MeshDataPath): RowSpec {
+/**
+ * A row for any MeshDataPath: it listens on a free port at `host` (loopback unless the data
+ * path needs another address), round robin over the backends. `cpu`: whether this process's
+ * CPU is the data path's (not for the kernel's).
+ */
+function meshRow(
+  name: string,
+  create: (threads: number, host: string) => MeshDataPath,
+  host: () => Promise<string> = async () => '127.0.0.1',
+  cpu = true,
+): RowSpec {
   return {
     name,
     async start({ backends, threads }) {
       const port = await freePort();
-      const mesh = create(threads);
+      const bindAddr = await host();
+      const mesh = create(threads, bindAddr);
       const failures = await mesh.apply([
         { protocol: 'tcp', port, lb: 'round-robin', proxyProtocol: false, backends },
       ]);
@@ -135,7 +160,12 @@ function meshRow(name: string, create: (threads: number) => MeshDataPath): RowSp
         await mesh.close();
         throw new Error(`${name}: could not listen: ${failures.map((f) => f.message).join('; ')}`);
       }
-      return { host: '127.0.0.1', port, cpuMs: ownCpuMs, stop: () => mesh.close() };
+      return {
+        host: bindAddr,
+        port,
+        cpuMs: cpu ? ownCpuMs : () => null,
+        stop: () => mesh.close(),
+      };
     },
   };
 }
@@ -148,7 +178,15 @@ const ROWS: readonly RowSpec[] = [
       return { host: b.host, port: b.port, cpuMs: () => null, stop: async () => {} };
     },
   },
-  meshRow('orca', (t) => createNodeMesh({ bindAddr: '127.0.0.1', threads: t })),
+  meshRow('orca', (t, bindAddr) => createNodeMesh({ bindAddr, threads: t })),
+  // The kernel data path answers on the engine bridge's own address, a local non-loopback
+  // address: DNAT from 127.0.0.1 would need route_localnet turned on for the whole host.
+  meshRow(
+    'nftables',
+    (_t, bindAddr) => createKernelMesh({ bindAddr, table: 'orca_mesh_bench' }),
+    bridgeGateway,
+    false,
+  ),
   {
     name: 'haproxy',
     async start({ backends, threads, dir }) {
@@ -256,6 +294,11 @@ async function main(): Promise<void> {
   });
   const ka = cmp('keepalive');
   const cl = cmp('close');
+  const kernel = (mode: Mode) => ({
+    haproxy: ratio(get('nftables', mode)?.requests_per_s, get('haproxy', mode)?.requests_per_s),
+    p99: ratio(get('nftables', mode)?.p99_ms, get('haproxy', mode)?.p99_ms),
+    direct: ratio(get('nftables', mode)?.requests_per_s, get('direct', mode)?.requests_per_s),
+  });
   const result = {
     haproxy_ratio: ka.haproxy,
     p99_haproxy_ratio: ka.p99,
@@ -263,6 +306,10 @@ async function main(): Promise<void> {
     close_haproxy_ratio: cl.haproxy,
     close_p99_haproxy_ratio: cl.p99,
     close_direct_ratio: cl.direct,
+    nftables_haproxy_ratio: kernel('keepalive').haproxy,
+    nftables_p99_haproxy_ratio: kernel('keepalive').p99,
+    nftables_direct_ratio: kernel('keepalive').direct,
+    nftables_close_haproxy_ratio: kernel('close').haproxy,
     cpu_haproxy_ratio: ratio(
       get('orca', 'keepalive')?.cpu_us_per_req,
       get('haproxy', 'keepalive')?.cpu_us_per_req,
