@@ -44,6 +44,34 @@ export async function forward(
   return { answer: undefined, failures };
 }
 
+/**
+ * One attempt's outcome, settled once: the answer, a timeout, the server stopping, or an error,
+ * whichever comes first; `release` closes the attempt's socket.
+ */
+function attempt(
+  timeoutMs: number,
+  signal: AbortSignal,
+  run: (done: (outcome: Buffer | string) => void) => { release(): void },
+): Promise<Buffer | string> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let socket: { release(): void } | undefined;
+    const done = (outcome: Buffer | string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket?.release();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
+    const onAbort = () => done('server stopped');
+    signal.addEventListener('abort', onAbort);
+    socket = run(done);
+    if (settled) socket.release();
+  });
+}
+
 /** The answer, or why there is none. */
 function askUdp(
   query: Buffer,
@@ -52,20 +80,8 @@ function askUdp(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<Buffer | string> {
-  return new Promise((resolve) => {
+  return attempt(timeoutMs, signal, (done) => {
     const socket = createSocket(upstream.host.includes(':') ? 'udp6' : 'udp4');
-    let settled = false;
-    const done = (outcome: Buffer | string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      resolve(outcome);
-    };
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
-    const onAbort = () => done('server stopped');
-    signal.addEventListener('abort', onAbort);
     // ICMP port unreachable arrives as ECONNREFUSED on a connected socket: next upstream at once.
     socket.on('error', (err) => done(err.message));
     socket.on('message', (msg) => {
@@ -73,6 +89,7 @@ function askUdp(
       if (messageId(msg) === id && isResponse(msg)) done(msg);
     });
     socket.connect(upstream.port, upstream.host, () => socket.send(query));
+    return { release: () => socket.close() };
   });
 }
 
@@ -83,21 +100,9 @@ function askTcp(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<Buffer | string> {
-  return new Promise((resolve) => {
+  return attempt(timeoutMs, signal, (done) => {
     const socket = connect({ host: upstream.host, port: upstream.port });
     let received = Buffer.alloc(0);
-    let settled = false;
-    const done = (outcome: Buffer | string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolve(outcome);
-    };
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
-    const onAbort = () => done('server stopped');
-    signal.addEventListener('abort', onAbort);
     socket.on('error', (err) => done(err.message));
     socket.on('close', () => done('connection closed before an answer'));
     socket.on('connect', () => {
@@ -115,5 +120,6 @@ function askTcp(
         if (messageId(msg) === id && isResponse(msg)) return done(Buffer.from(msg));
       }
     });
+    return { release: () => socket.destroy() };
   });
 }
