@@ -8,6 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type {
   Cluster,
+  Network,
+  NetworkSpec,
   Node,
   NodeAvailability,
   NodeRole,
@@ -236,6 +238,19 @@ export interface TaskListResponse {
   readonly tasks: readonly TaskView[];
 }
 
+export interface NetworkRef {
+  /** An id, a name, or a unique id prefix. */
+  readonly network: string;
+}
+
+export interface NetworkCreateRequest {
+  readonly spec: NetworkSpec;
+}
+
+export interface NetworkListResponse {
+  readonly networks: readonly Network[];
+}
+
 /** One of service or task: `docker service logs SERVICE|TASK`. */
 export interface ServiceLogsRequest {
   /** A service id, name or unique id prefix. */
@@ -291,6 +306,10 @@ export interface ControlMethods {
   ServiceUpdate: { req: ServiceUpdateRequest; res: Service };
   ServiceRollback: { req: ServiceRef; res: Service };
   TaskList: { req: TaskListRequest; res: TaskListResponse };
+  NetworkCreate: { req: NetworkCreateRequest; res: Network };
+  NetworkList: { req: Empty; res: NetworkListResponse };
+  NetworkInspect: { req: NetworkRef; res: Network };
+  NetworkRemove: { req: NetworkRef; res: { id: string } };
 }
 export type ControlMethod = keyof ControlMethods;
 
@@ -315,6 +334,15 @@ export const serviceMethods = [
 ] as const satisfies readonly ControlMethod[];
 export type ServiceMethod = (typeof serviceMethods)[number];
 
+/** The methods src/manager/controlapi serves for networks (its `networkControl`). */
+export const networkMethods = [
+  'NetworkCreate',
+  'NetworkList',
+  'NetworkInspect',
+  'NetworkRemove',
+] as const satisfies readonly ControlMethod[];
+export type NetworkMethod = (typeof networkMethods)[number];
+
 export const controlMethods: readonly ControlMethod[] = [
   'SwarmInit',
   'SwarmJoin',
@@ -329,6 +357,7 @@ export const controlMethods: readonly ControlMethod[] = [
   'NodeUpdate',
   'NodeRemove',
   ...serviceMethods,
+  ...networkMethods,
 ];
 
 export interface JsonMessage {

@@ -29,7 +29,11 @@ export function grpcStatusFor(code: string): grpc.status {
       return grpc.status.PERMISSION_DENIED;
     case 'ORCA_SERVICE_MODE':
     case 'ORCA_NO_PREVIOUS_SPEC':
+    case 'ORCA_NETWORK_IN_USE':
+    case 'ORCA_SUBNET_IN_USE':
       return grpc.status.FAILED_PRECONDITION;
+    case 'ORCA_POOL_EXHAUSTED':
+      return grpc.status.RESOURCE_EXHAUSTED;
     default:
       return code.startsWith('ORCA_SWARM') ? grpc.status.FAILED_PRECONDITION : grpc.status.UNKNOWN;
   }

@@ -156,6 +156,19 @@ export interface TaskSpec {
   readonly placement: Placement;
   /** Bumped by `service update --force` to replace tasks whose spec did not change. */
   readonly forceUpdate: number;
+  /**
+   * The orca networks the tasks attach to (`--network`); absent: none. Stored with network ids:
+   * the control API resolves the names a client sends, so renaming or recreating a network of
+   * the same name never silently moves a service.
+   */
+  readonly networks?: readonly NetworkAttachment[];
+}
+
+export interface NetworkAttachment {
+  /** A network id (a client may send a name; the control API stores the id). */
+  readonly target: string;
+  /** Extra names the task answers to on this network, besides the service's own. */
+  readonly aliases?: readonly string[];
 }
 
 export type ServiceMode =
@@ -243,6 +256,37 @@ export interface Service {
   /** The spec before the last update, for `service rollback`. */
   readonly previousSpec: ServiceSpec | null;
   readonly updateStatus: UpdateStatus | null;
+}
+
+// ---- networks ---------------------------------------------------------------------------------
+
+/** What the user gives the allocator; absent: a /24 from the default address pool. */
+export interface IpamConfig {
+  /** IPv4 CIDR, the network address itself (`10.20.0.0/16`). */
+  readonly subnet: string;
+  /** Absent: the subnet's first host address. */
+  readonly gateway?: string;
+}
+
+/** As `docker network create --driver overlay`: one network spanning every node of the swarm. */
+export interface NetworkSpec {
+  readonly name: string;
+  readonly labels: Labels;
+  /** The only kind orca has: the swarm's nodes share it. */
+  readonly driver: 'overlay';
+  /** Whether containers outside services may join (`--attachable`), as Swarm's. */
+  readonly attachable: boolean;
+  /** No route out of the network (`--internal`); absent: false. */
+  readonly internal?: boolean;
+  readonly ipam?: IpamConfig;
+}
+
+export interface Network {
+  readonly meta: Meta;
+  readonly spec: NetworkSpec;
+  /** What the allocator gave it: the spec's subnet and gateway, or a /24 of the default pool. */
+  readonly subnet: string;
+  readonly gateway: string;
 }
 
 // ---- tasks ------------------------------------------------------------------------------------

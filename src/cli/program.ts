@@ -4,6 +4,7 @@ import { InterruptedError, OrcaError } from '../errors.ts';
 import { DEFAULT_HOST } from './control-client.ts';
 import { addDemoCommands } from './demo.ts';
 import { addInfoCommand } from './info.ts';
+import { addNetworkCommands } from './network.ts';
 import { addNodeCommands } from './node.ts';
 import { addServiceCommands } from './service.ts';
 import { addSwarmCommands } from './swarm.ts';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   addSwarmCommands(program);
   addNodeCommands(program);
   addServiceCommands(program);
+  addNetworkCommands(program);
   addInfoCommand(program);
   addDemoCommands(program);
   return program;

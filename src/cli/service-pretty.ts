@@ -33,8 +33,14 @@ function capacityLines(heading: string, c: Capacity): Field[] {
   return lines;
 }
 
-/** One service as `docker service inspect --pretty` prints it. */
-export function formatServicePretty(svc: Service): string {
+/**
+ * One service as `docker service inspect --pretty` prints it. `networkNames` (id → name) shows
+ * the networks by name, as Docker's does; an id it lacks is shown as it is.
+ */
+export function formatServicePretty(
+  svc: Service,
+  networkNames: ReadonlyMap<string, string> = new Map(),
+): string {
   const spec = svc.spec;
   const task = spec.task;
   const c = task.container;
@@ -110,5 +116,13 @@ export function formatServicePretty(svc: Service): string {
   );
   if (r.maxAttempts > 0) lines.push([' Max Attempts', String(r.maxAttempts)]);
   if (r.windowMs > 0) lines.push([' Window', goDuration(r.windowMs)]);
+  const networks = task.networks ?? [];
+  if (networks.length > 0) {
+    const shown = networks.map((n) => {
+      const name = networkNames.get(n.target) ?? n.target;
+      return n.aliases === undefined ? name : `${name} (aliases: ${n.aliases.join(', ')})`;
+    });
+    lines.push(['Networks', shown.join(' ')]);
+  }
   return fieldList(lines);
 }

@@ -12,6 +12,7 @@ import {
   taskListOutput,
 } from './common.ts';
 import { callDaemon } from './control-client.ts';
+import { networkIdResolver } from './network.ts';
 import { json } from './output.ts';
 import { formatServiceTable, formatTasks, shortId } from './service-format.ts';
 import { addServiceLogsCommand } from './service-logs.ts';
@@ -23,6 +24,7 @@ import {
   serviceCreateHelpText,
   serviceSpecFromCreate,
 } from './service-spec/create-flags.ts';
+import { processContext } from './service-spec/shared-flags.ts';
 import {
   addServiceUpdateOptions,
   type ServiceUpdateOptions,
@@ -206,7 +208,12 @@ Examples:
       for (const ref of refs) out.push(await callDaemon(host, 'ServiceInspect', { service: ref }));
       if (o.quiet === true) process.stdout.write(out.map((s) => `${s.meta.id}\n`).join(''));
       else if (format === 'json') process.stdout.write(json(out));
-      else process.stdout.write(out.map(formatServicePretty).join('\n'));
+      else {
+        const attached = out.some((s) => (s.spec.task.networks ?? []).length > 0);
+        const networks = attached ? (await callDaemon(host, 'NetworkList', {})).networks : [];
+        const names = new Map(networks.map((n) => [n.meta.id, n.spec.name]));
+        process.stdout.write(out.map((s) => formatServicePretty(s, names)).join('\n'));
+      }
     });
 
   service
@@ -260,7 +267,15 @@ Examples:
     async (ref: string, o: ServiceUpdateOptions, cmd: Command) => {
       const host = hostOf(cmd);
       const current = await callDaemon(host, 'ServiceInspect', { service: ref });
-      const spec = serviceSpecFromUpdate(current.spec, o);
+      // The spec stores network ids: names given to --network-add/-rm are compared as ids.
+      const networks =
+        o.networkAdd === undefined && o.networkRm === undefined
+          ? undefined
+          : (await callDaemon(host, 'NetworkList', {})).networks;
+      const spec = serviceSpecFromUpdate(current.spec, o, {
+        ...processContext(),
+        ...(networks === undefined ? {} : { networkId: networkIdResolver(networks) }),
+      });
       // The version read goes with the spec: a change made meanwhile is not overwritten.
       const updated = await callDaemon(host, 'ServiceUpdate', {
         service: current.meta.id,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Info } from '../api/control-wire.ts';
 import { orcaVersion } from '../api/version.ts';
 import { OrcaError } from '../errors.ts';
-import { serviceControl } from '../manager/controlapi/index.ts';
+import { networkControl, serviceControl } from '../manager/controlapi/index.ts';
 import { HostDescriber } from '../worker/host-description.ts';
 import { ControlServer } from './control-server.ts';
 import type { Logger } from './logger.ts';
@@ -85,6 +85,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         NodeUpdate: (req) => swarm.nodeUpdate(req),
         NodeRemove: (req) => swarm.nodeRemove(req),
         ...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId }),
+        ...networkControl(() => swarm.controlStore()),
         ServiceLogs: (req, signal) => swarm.serviceLogs(req, signal),
       },
       log,

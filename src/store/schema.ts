@@ -1,4 +1,4 @@
-import type { Cluster, Meta, Node, Service, Task } from '../api/objects.ts';
+import type { Cluster, Meta, Network, Node, Service, Task } from '../api/objects.ts';
 
 /** Anything a table holds: identified and versioned by its meta. */
 export interface StoredObject {
@@ -57,6 +57,10 @@ export const schema = {
       node: { key: (t) => t.nodeId },
       desiredState: { key: (t) => t.desiredState },
     },
+  }),
+  networks: table<Network>()({
+    noun: 'network',
+    indexes: { name: { key: (n) => n.spec.name, unique: true } },
   }),
 };
 

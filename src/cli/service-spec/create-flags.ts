@@ -5,6 +5,7 @@ import { defaultServiceSpec, maxReplicas } from '../../api/service-defaults.ts';
 import { parseConstraint, parsePlacementPref } from './constraints.ts';
 import { mergeEnv, parseEnvFile, parseEnvFlag, parseLabel } from './env-file.ts';
 import { parseMount } from './mounts.ts';
+import { networksFrom } from './networks.ts';
 import { parseChoice, parseWhole } from './numbers.ts';
 import { portsFrom } from './ports.ts';
 import { bad, Problems } from './problems.ts';
@@ -33,6 +34,7 @@ export interface ServiceCreateOptions extends SharedServiceOptions {
   readonly mount?: readonly string[];
   readonly publish?: readonly string[];
   readonly endpointMode?: string;
+  readonly network?: readonly string[];
 }
 
 /**
@@ -61,7 +63,12 @@ export function addServiceCreateOptions(cmd: Command): Command {
       'Publish a port as a node port: [PUBLISHED:]TARGET[/udp] or published=,target=[,protocol=][,mode=ingress|host][,lb=][,proxy-protocol]',
       collect,
     )
-    .option('--endpoint-mode <mode>', 'Endpoint mode (vip or dnsrr) (default "vip")');
+    .option('--endpoint-mode <mode>', 'Endpoint mode (vip or dnsrr) (default "vip")')
+    .option(
+      '--network <network>',
+      'Network attachments: NETWORK or name=NETWORK[,alias=ALIAS] (orca network create)',
+      collect,
+    );
   addSharedServiceOptions(cmd, true);
   return cmd;
 }
@@ -202,6 +209,7 @@ export function serviceSpecFromCreate(
     if (pref !== undefined) draft.task.placement.preferences.push(pref);
   }
   c.mounts = mountsFrom(o.mount ?? [], '--mount', p, ctx);
+  if (o.network !== undefined) draft.task.networks = networksFrom(o.network, '--network', p);
   if (o.publish !== undefined || o.endpointMode !== undefined) {
     draft.endpoint = {
       mode: endpointModeFrom(o.endpointMode, p) ?? 'vip',
@@ -261,6 +269,11 @@ Examples:
   orca service create --name api --publish published=9000,target=8080,lb=least-conn myorg/api:2
   # a UDP port bound only on the nodes that run a task
   orca service create --name dns --mode global --publish published=53,target=53,protocol=udp,mode=host coredns
+
+  # on a network of its own, where another service of that network will find it by name
+  orca network create backend
+  orca service create --name db --network backend postgres:17
+  orca service create --name api --network name=backend,alias=app myorg/api:2
 
   # a job: 10 completions, 2 at a time
   orca service create --name migrate --mode replicated-job --replicas 10 --max-concurrent 2 \\

@@ -64,6 +64,11 @@ export interface SpecContext {
   readonly cwd: string;
   readonly lookupEnv: (key: string) => string | undefined;
   readonly readFile: (path: string) => Uint8Array;
+  /**
+   * The id of the network a name, id or id prefix names, undefined for none: update compares
+   * `--network-add/-rm` with the ids the spec stores. Absent: references are kept as typed.
+   */
+  readonly networkId?: (ref: string) => string | undefined;
 }
 
 export function processContext(): SpecContext {

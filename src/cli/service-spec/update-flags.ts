@@ -4,6 +4,7 @@ import { maxReplicas } from '../../api/service-defaults.ts';
 import { parseConstraint, parsePlacementPref } from './constraints.ts';
 import { checkEndpoint, endpointModeFrom, labelsFrom, mountsFrom } from './create-flags.ts';
 import { envKey, parseEnvFlag } from './env-file.ts';
+import { networksFrom } from './networks.ts';
 import { parseWhole } from './numbers.ts';
 import { parsePublishRm, portsFrom, samePublished } from './ports.ts';
 import { Problems } from './problems.ts';
@@ -39,6 +40,8 @@ export interface ServiceUpdateOptions extends SharedServiceOptions {
   readonly publishAdd?: readonly string[];
   readonly publishRm?: readonly string[];
   readonly endpointMode?: string;
+  readonly networkAdd?: readonly string[];
+  readonly networkRm?: readonly string[];
 }
 
 /**
@@ -69,7 +72,9 @@ export function addServiceUpdateOptions(cmd: Command): Command {
       'Remove a published port by its published port: PORT[/udp]',
       collect,
     )
-    .option('--endpoint-mode <mode>', 'Endpoint mode (vip or dnsrr)');
+    .option('--endpoint-mode <mode>', 'Endpoint mode (vip or dnsrr)')
+    .option('--network-add <network>', 'Add a network (as --network)', collect)
+    .option('--network-rm <network>', 'Remove a network by its name or id', collect);
   addSharedServiceOptions(cmd, false);
   cmd.option('--no-init', 'Do not use an init inside each service container (orca only)');
   return cmd;
@@ -108,6 +113,38 @@ function updateEndpoint(draft: Draft<ServiceSpec>, o: ServiceUpdateOptions, p: P
   endpoint.ports = ports;
   endpoint.mode = endpointModeFrom(o.endpointMode, p) ?? endpoint.mode;
   draft.endpoint = endpoint;
+}
+
+/**
+ * Removes, then adds, as Docker. References are compared as ids where the context can resolve
+ * them (the spec stores ids); a network the daemon does not know is named by its flag.
+ */
+function updateNetworks(
+  draft: Draft<ServiceSpec>,
+  o: ServiceUpdateOptions,
+  p: Problems,
+  ctx: SpecContext,
+): void {
+  if (o.networkAdd === undefined && o.networkRm === undefined) return;
+  const idOf = (ref: string, flag: string): string => {
+    if (ctx.networkId === undefined) return ref;
+    const id = ctx.networkId(ref);
+    if (id === undefined) p.add(`${flag}: network ${ref} not found`);
+    return id ?? ref;
+  };
+  let networks = draft.task.networks ?? [];
+  const rm = new Set((o.networkRm ?? []).map((ref) => idOf(ref, '--network-rm')));
+  networks = networks.filter((n) => !rm.has(n.target));
+  for (const n of networksFrom(o.networkAdd ?? [], '--network-add', p)) {
+    const target = idOf(n.target, '--network-add');
+    if (networks.some((x) => x.target === target)) {
+      p.add(`--network-add: the service is already attached to network ${n.target}`);
+      continue;
+    }
+    networks.push({ ...n, target });
+  }
+  if (networks.length === 0) delete draft.task.networks;
+  else draft.task.networks = networks;
 }
 
 function updateMode(draft: Draft<ServiceSpec>, o: ServiceUpdateOptions, p: Problems): void {
@@ -230,6 +267,7 @@ export function serviceSpecFromUpdate(
   }
 
   updateEndpoint(draft, o, p);
+  updateNetworks(draft, o, p, ctx);
   updateMode(draft, o, p);
   applySharedOptions(draft, o, p);
   checkSharedConsistency(draft, o, p, false);
@@ -253,6 +291,9 @@ Examples:
 
   # publish another port, stop publishing 8080
   orca service update --publish-add 8443:443 --publish-rm 8080 web
+
+  # move from one network to another (the tasks are replaced)
+  orca service update --network-rm frontend --network-add name=backend,alias=app web
 
   # replace every task although nothing changed (e.g. to pull :latest again)
   orca service update --force web

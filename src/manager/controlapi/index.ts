@@ -1,10 +1,19 @@
-// The control API's service methods, as the daemon's ControlServer takes them (daemon.ts:
-// `...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId })`).
+// The control API's service and network methods, as the daemon's ControlServer takes them
+// (daemon.ts: `...serviceControl(() => swarm.controlStore(), { self: () => swarm.nodeId })`,
+// `...networkControl(() => swarm.controlStore())`).
 
-import type { ControlMethods, ServiceMethod } from '../../api/control-wire.ts';
+import type { ControlMethods, NetworkMethod, ServiceMethod } from '../../api/control-wire.ts';
 import type { Store } from '../../store/index.ts';
+import { NetworkApi } from './networks.ts';
 import { ServiceApi, type ServiceApiOptions } from './services.ts';
 
+export {
+  attachNetworks,
+  NetworkApi,
+  type NetworkApiOptions,
+  resolveNetwork,
+  validateNetworkSpec,
+} from './networks.ts';
 export {
   resolveService,
   resolveTask,
@@ -33,5 +42,20 @@ export function serviceControl(
     ServiceUpdate: (req) => api.update(req.service, req.spec, req.version),
     ServiceRollback: (req) => api.rollback(req.service),
     TaskList: async (req) => ({ tasks: await api.tasks(req) }),
+  };
+}
+
+export type NetworkControlImpl = {
+  [M in NetworkMethod]: (req: ControlMethods[M]['req']) => Promise<ControlMethods[M]['res']>;
+};
+
+/** `store`: as serviceControl's, so network calls are manager-only and linearizable alike. */
+export function networkControl(store: () => Promise<Store>): NetworkControlImpl {
+  const api = new NetworkApi({ store });
+  return {
+    NetworkCreate: (req) => api.create(req.spec),
+    NetworkList: async () => ({ networks: await api.list() }),
+    NetworkInspect: (req) => api.inspect(req.network),
+    NetworkRemove: (req) => api.remove(req.network),
   };
 }

@@ -20,6 +20,7 @@ import {
 import { newId, type Store, type WriteTx } from '../../store/index.ts';
 import { allocatePorts } from '../allocator/ports.ts';
 import { generateServiceName } from './names.ts';
+import { attachNetworks } from './networks.ts';
 import { validateServiceSpec } from './validate.ts';
 
 export interface ServiceApiOptions {
@@ -154,7 +155,7 @@ export class ServiceApi {
         const endpoint = allocatePorts(spec.endpoint, undefined, tx.services.all());
         tx.services.create(
           {
-            spec: { ...spec, name },
+            spec: attachNetworks({ ...spec, name }, tx, null),
             previousSpec: null,
             updateStatus: null,
             ...(endpoint === undefined ? {} : { endpoint }),
@@ -278,7 +279,7 @@ export class ServiceApi {
         );
       }
       return tx.services.update({
-        ...withEndpoint(svc, spec, tx),
+        ...withEndpoint(svc, attachNetworks(spec, tx, svc.spec), tx),
         previousSpec: svc.spec,
         updateStatus: null,
       }).meta.id;
@@ -298,8 +299,16 @@ export class ServiceApi {
             `service ${svc.spec.name} does not have a previous spec to roll back to (it was never updated)`,
           );
         }
+        for (const n of svc.previousSpec.task.networks ?? []) {
+          if (tx.networks.get(n.target) === undefined) {
+            throw new OrcaError(
+              'ORCA_NOT_FOUND',
+              `service ${svc.spec.name} cannot roll back: its previous spec attaches to network ${n.target}, which was removed`,
+            );
+          }
+        }
         return tx.services.update({
-          ...withEndpoint(svc, svc.previousSpec, tx),
+          ...withEndpoint(svc, attachNetworks(svc.previousSpec, tx, svc.spec), tx),
           previousSpec: svc.spec,
           updateStatus: {
             state: 'rollback_started',

@@ -133,6 +133,29 @@ function checkEndpoint(c: Checker, v: unknown): void {
   });
 }
 
+/** The shape only: whether each target names a network is decided against the store. */
+function checkNetworks(c: Checker, v: unknown): void {
+  if (!Array.isArray(v)) {
+    c.add('spec.task.networks: must be a list');
+    return;
+  }
+  v.forEach((n: unknown, i) => {
+    const path = `spec.task.networks[${i}]`;
+    const attachment = c.record(n, path);
+    if (typeof attachment.target !== 'string' || attachment.target === '') {
+      c.add(`${path}.target: must be a network name or id`);
+    }
+    if (attachment.aliases === undefined) return;
+    for (const alias of c.strings(attachment.aliases, `${path}.aliases`)) {
+      if (!serviceNamePattern.test(alias) || alias.length > maxServiceNameLength) {
+        c.add(
+          `${path}.aliases: "${alias}" is not a name (letters, digits, _ . -, starting with a letter or digit, at most ${maxServiceNameLength} characters)`,
+        );
+      }
+    }
+  });
+}
+
 /**
  * Checks `spec` and returns it typed, or throws one InvalidFlagsError (ORCA_BAD_REQUEST) listing
  * every problem. An empty name is allowed: the caller generates one.
@@ -244,6 +267,7 @@ export function validateServiceSpec(spec: unknown): ServiceSpec {
   }
   c.whole(placement.maxReplicasPerNode, 'spec.task.placement.maxReplicasPerNode', 0, maxReplicas);
   c.whole(task.forceUpdate, 'spec.task.forceUpdate', 0);
+  if (task.networks !== undefined) checkNetworks(c, task.networks);
 
   const mode = c.record(s.mode, 'spec.mode');
   c.choice(mode.kind, 'spec.mode.kind', modeKinds);
