@@ -465,11 +465,11 @@ class NodeSession {
     }));
     // A removed service's name is still needed to wind its containers down.
     for (const s of services) this.#serviceNames.set(s.meta.id, s.spec.name);
-    const set = assignmentSet(tasks, (id) => this.#serviceNames.get(id) ?? '');
-    const key = assignmentKey(set);
+    const name = (id: string) => this.#serviceNames.get(id) ?? '';
+    const key = assignmentKey(tasks, name);
     if (key === this.#sentKey) return;
     this.#sentKey = key;
-    this.#send({ type: 'assignments', tasks: set });
+    this.#send({ type: 'assignments', tasks: assignmentSet(tasks, name) });
   }
 
   #send(msg: DispatcherMessage): void {

@@ -62,11 +62,24 @@ export function createdAt(task: Task): number {
 }
 
 /**
+ * Every pass compares each task's spec with its service's, several times, and a deep comparison
+ * each time was most of the orchestrator's work. A task's stored spec is compared once per
+ * version of the task (or of the service) instead.
+ */
+const compared = new WeakMap<TaskSpec, { readonly spec: TaskSpec; readonly equal: boolean }>();
+
+/**
  * Whether the task runs this spec. Compared by value, not by `serviceVersion`: a rollback puts
  * an older spec back under a newer version, and the tasks already running it must stay.
  */
 export function runsSpec(task: Task, spec: TaskSpec): boolean {
-  return isDeepStrictEqual(task.spec, spec);
+  if (task.spec === spec) return true;
+  const known = compared.get(task.spec);
+  if (known?.spec === spec) return known.equal;
+  const equal = isDeepStrictEqual(task.spec, spec);
+  // Stored objects are frozen: their comparison holds as long as both are the ones compared.
+  if (Object.isFrozen(task.spec) && Object.isFrozen(spec)) compared.set(task.spec, { spec, equal });
+  return equal;
 }
 
 /** Oldest first by when they reached their state, then by id so the order never wobbles. */
