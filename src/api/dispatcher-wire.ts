@@ -98,6 +98,8 @@ export type DispatcherMessage =
       /** Every manager's cluster address: where to look for the leader when this one fails. */
       readonly managers?: readonly string[];
     }
+  /** Every manager's cluster address, whenever the list differs from what the session said. */
+  | { readonly type: 'managers'; readonly managers: readonly string[] }
   /** The role this node's spec asks for, sent when a session opens and whenever it changes. */
   | { readonly type: 'role'; readonly role: NodeRole }
   /**

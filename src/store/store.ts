@@ -156,9 +156,9 @@ export class Store implements StateMachine {
     let commands = 0;
     let index = this.applied;
     try {
-      for (const chunk of this.chunks(changes)) {
-        const result = await this.propose(encodeCommand({ type: 'transaction', changes: chunk }));
-        done += chunk.length;
+      for (const command of this.commands(changes)) {
+        const result = await this.propose(command.bytes);
+        done += command.changes.length;
         commands++;
         index = result.index;
       }
@@ -296,6 +296,23 @@ export class Store implements StateMachine {
     }
     pending.checkUnique();
     return { value, changes: changesOf(pending.touched()) };
+  }
+
+  /** The encoded commands of a batch: one when it fits, as most do, encoded only once. */
+  private *commands(
+    changes: readonly Change[],
+  ): Iterable<{ bytes: Uint8Array; changes: readonly Change[] }> {
+    if (changes.length === 0) return;
+    if (changes.length <= this.maxChanges) {
+      const bytes = encodeCommand({ type: 'transaction', changes });
+      if (bytes.length <= this.maxBytes) {
+        yield { bytes, changes };
+        return;
+      }
+    }
+    for (const chunk of this.chunks(changes)) {
+      yield { bytes: encodeCommand({ type: 'transaction', changes: chunk }), changes: chunk };
+    }
   }
 
   private *chunks(changes: readonly Change[]): Iterable<Change[]> {

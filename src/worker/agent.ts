@@ -10,7 +10,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { containerLabels, type TaskStatus } from '../api/objects.ts';
 import type { ContainerSummary, EventSubscription, Runtime, RuntimeEvent } from './runtime.ts';
-import { type AssignedTask, forward, recover, TaskController } from './task-controller.ts';
+import { type AssignedTask, forward, rank, recover, TaskController } from './task-controller.ts';
 
 /** Enough of a pino logger. */
 export interface AgentLog {
@@ -73,6 +73,7 @@ export class WorkerAgent {
   #ready = false;
   #adopting = false;
   #adopted = false;
+  #polling = false;
   #stopped = false;
   readonly #halt = new AbortController();
   #events: EventSubscription | null = null;
@@ -112,7 +113,7 @@ export class WorkerAgent {
     await Promise.race([sub.ready, halted]);
     if (this.#stopped) return;
     this.#ready = true;
-    this.#pollTimer = setInterval(() => this.#kickWatched(), this.#pollMs);
+    this.#pollTimer = setInterval(() => this.#chore(this.#poll()), this.#pollMs);
     this.#pollTimer.unref();
     if (this.#assignmentsKnown) await this.#adopt();
   }
@@ -129,12 +130,11 @@ export class WorkerAgent {
       const id = task.meta.id;
       ids.add(id);
       const entry = this.#entries.get(id);
+      // Within this agent's life the manager's copy of a status is this node's own report,
+      // echoed back (a fresh object, often one report behind): only a later state is news.
+      const ahead = entry !== undefined && rank(task.status.state) > rank(entry.status.state);
       if (entry === undefined) changed.push(id);
-      else if (
-        entry.unassigned ||
-        task.desiredState !== entry.task.desiredState ||
-        forward(entry.status, task.status) !== entry.status
-      ) {
+      else if (entry.unassigned || task.desiredState !== entry.task.desiredState || ahead) {
         changed.push(id);
       }
       if (entry === undefined) {
@@ -160,8 +160,10 @@ export class WorkerAgent {
         }
         entry.task = task;
         entry.unassigned = false;
-        // The manager's copy lags this node's reports, or is ahead after a restart: keep the later.
-        entry.status = forward(entry.status, task.status);
+        // The manager's copy lags this node's reports, or is ahead after a restart: keep the
+        // later. At the same state this node's is never older, and it may hold what the echo
+        // does not have yet (the container id of a create still being reported).
+        if (ahead) entry.status = task.status;
       }
     }
     for (const [id, entry] of this.#entries) {
@@ -294,6 +296,34 @@ export class WorkerAgent {
       return;
     }
     this.#kick(taskId);
+  }
+
+  /**
+   * The poll: one list of this node's containers instead of an inspect per task. A running
+   * task without a health check whose container the list shows running is exactly what an
+   * inspect would find, so only the others are stepped (inspected); a failed list steps all.
+   */
+  async #poll(): Promise<void> {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      let running: Set<string> | null = null;
+      try {
+        const listed = await this.#runtime.list({ [containerLabels.node]: this.#nodeId });
+        running = new Set(listed.filter((c) => c.state === 'running').map((c) => c.id));
+      } catch (err) {
+        this.#log?.warn({ err }, 'listing containers for the poll failed; inspecting each');
+      }
+      for (const [id, e] of this.#entries) {
+        if (e.controller.next(e.task, e.status).kind !== 'watch') continue;
+        const { state, health, containerId } = e.status;
+        const quiet = state === 'running' && health === undefined;
+        if (quiet && containerId !== undefined && running?.has(containerId) === true) continue;
+        this.#kick(id);
+      }
+    } finally {
+      this.#polling = false;
+    }
   }
 
   #kickWatched(): void {

@@ -253,6 +253,9 @@ export class WorkerSession {
             this.#reportAll();
             this.#startDescribing();
             break;
+          case 'managers':
+            this.#learnManagers(addr, msg.managers);
+            break;
           case 'endpoints':
             if (Array.isArray(msg.services)) this.#opts.onEndpoints?.(msg.services);
             break;

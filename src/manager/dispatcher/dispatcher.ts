@@ -423,11 +423,12 @@ class NodeSession {
       if (d.now() - this.#lastSeen > heartbeatMs * d.grace) this.close('heartbeat failure', 'now');
     }, heartbeatMs);
     this.#heartbeat.unref();
+    let managersSent = d.managers();
     this.#send({
       type: 'session',
       sessionId: this.#sessionId,
       heartbeatMs,
-      managers: d.managers(),
+      managers: managersSent,
     });
     void d.setNodeState(this.nodeId, 'ready', '', this.#dataPathAddr);
     let roleSent: NodeRole | undefined;
@@ -446,6 +447,14 @@ class NodeSession {
         // The mesh first: a task leaves every node's table before its own node stops it.
         this.#sendEndpoints();
         this.#sendAssignments();
+        // Managers join and leave while a session lasts; a worker restarted later must still
+        // know them all (their nodes' changes wake this pass).
+        const managers = d.managers();
+        const listed = (list: readonly string[]) => [...list].sort().join(',');
+        if (listed(managers) !== listed(managersSent)) {
+          managersSent = managers;
+          this.#send({ type: 'managers', managers });
+        }
         if (role !== roleSent) {
           roleSent = role;
           this.#send({ type: 'role', role });
@@ -515,11 +524,11 @@ class NodeSession {
     }));
     // A removed service's name is still needed to wind its containers down.
     for (const s of services) this.#serviceNames.set(s.meta.id, s.spec.name);
-    const set = assignmentSet(tasks, (id) => this.#serviceNames.get(id) ?? '');
-    const key = assignmentKey(set);
+    const name = (id: string) => this.#serviceNames.get(id) ?? '';
+    const key = assignmentKey(tasks, name);
     if (key === this.#sentKey) return;
     this.#sentKey = key;
-    this.#send({ type: 'assignments', tasks: set });
+    this.#send({ type: 'assignments', tasks: assignmentSet(tasks, name) });
   }
 
   #send(msg: DispatcherMessage): void {

@@ -1,11 +1,13 @@
 // The orchestrators' reconcile loop: on every commit that touches services, tasks, nodes or the
-// cluster (and at the deadlines the decisions ask for), every service is decided again from the
-// store and its plans applied in one transaction per service. A service whose write is refused
-// (another writer got there first) is simply decided again on the next pass.
+// cluster (and at the deadlines the decisions ask for), services are decided again from the
+// store and their plans applied in one transaction per service. A commit to a service or to
+// its tasks has that service decided again; one to a node or the cluster, a deadline, a retry
+// or a new watch, every service. A service whose write is refused (another writer got there
+// first) is decided again on the next pass, which is a full one.
 
-import type { Service, Task } from '../../api/objects.ts';
+import type { Service, Task, TaskStatus } from '../../api/objects.ts';
 import { StoreConflictError, TransactionTooLargeError } from '../../errors.ts';
-import type { Store, WriteTx } from '../../store/index.ts';
+import type { ObjectEvent, Store, WriteTx } from '../../store/index.ts';
 import {
   type DesiredStateChange,
   type NewTask,
@@ -50,6 +52,10 @@ export class OrchestratorLoop implements ReconcileLoop {
   readonly #log: LoopLog;
   readonly #retryMs: number;
   readonly #halt = new AbortController();
+  /** The services the events since the last pass touched; 'all' after one that touched all. */
+  #dirty: Set<string> | 'all' = 'all';
+  /** Each service's deadline from its last decision: a narrowed pass keeps the others'. */
+  readonly #wakeAts = new Map<string, number>();
 
   constructor(opts: OrchestratorLoopOptions) {
     this.#store = opts.store;
@@ -63,7 +69,15 @@ export class OrchestratorLoop implements ReconcileLoop {
       store: this.#store,
       tables: ['services', 'tasks', 'nodes', 'clusters'],
       signal: AbortSignal.any([signal, this.#halt.signal]),
-      pass: () => this.pass(),
+      pass: () => {
+        const scope = this.#dirty;
+        this.#dirty = new Set();
+        return this.#pass(scope);
+      },
+      notice: (e) => this.#notice(e),
+      everything: () => {
+        this.#dirty = 'all';
+      },
       now: this.#now,
       retryMs: this.#retryMs,
       log: this.#log,
@@ -76,22 +90,65 @@ export class OrchestratorLoop implements ReconcileLoop {
   }
 
   /** One reconciliation of every service; exposed for tests that step the loop by hand. */
-  async pass(): Promise<PassResult> {
-    const now = this.#now();
-    const { services, tasks, nodes, historyLimit } = this.#store.view((tx) => ({
-      services: tx.services.all(),
-      tasks: tx.tasks.all(),
-      nodes: tx.nodes.all(),
-      historyLimit: tx.clusters.all()[0]?.spec.taskHistoryLimit ?? defaultHistoryLimit,
-    }));
-    const byService = new Map<string, Task[]>();
-    for (const task of tasks) {
-      const list = byService.get(task.serviceId);
-      if (list === undefined) byService.set(task.serviceId, [task]);
-      else list.push(task);
-    }
+  pass(): Promise<PassResult> {
+    return this.#pass('all');
+  }
 
-    let wakeAt: number | null = null;
+  /**
+   * Whether the event can change a decision, noting the service it concerns. Nodes and the
+   * cluster bear on every service. A task's status bears on its service only as far as the
+   * decisions read it (see `decisiveStatus`): the steps a worker reports on the way to running
+   * (accepted, preparing, starting, created) change no decision, so they wake no pass.
+   */
+  #notice(e: ObjectEvent): boolean {
+    if (e.table === 'services') return this.#mark(e.object.meta.id);
+    if (e.table === 'tasks') {
+      if (e.kind === 'update' && sameDecisions(e.previous, e.object)) return false;
+      return this.#mark(e.object.serviceId);
+    }
+    this.#dirty = 'all';
+    return true;
+  }
+
+  #mark(serviceId: string): boolean {
+    if (this.#dirty !== 'all') this.#dirty.add(serviceId);
+    return true;
+  }
+
+  async #pass(scope: ReadonlySet<string> | 'all'): Promise<PassResult> {
+    const now = this.#now();
+    const { services, byService, nodes, historyLimit } = this.#store.view((tx) => {
+      const byService = new Map<string, readonly Task[]>();
+      let services: readonly Service[];
+      if (scope === 'all') {
+        services = tx.services.all();
+        const grouped = new Map<string, Task[]>();
+        for (const task of tx.tasks.all()) {
+          const list = grouped.get(task.serviceId);
+          if (list === undefined) grouped.set(task.serviceId, [task]);
+          else list.push(task);
+        }
+        for (const [id, list] of grouped) byService.set(id, list);
+      } else {
+        const some: Service[] = [];
+        services = some;
+        for (const id of scope) {
+          const service = tx.services.get(id);
+          if (service !== undefined) some.push(service);
+          const tasks = tx.tasks.byService(id);
+          if (tasks.length > 0) byService.set(id, tasks);
+        }
+      }
+      return {
+        services,
+        byService,
+        nodes: tx.nodes.all(),
+        historyLimit: tx.clusters.all()[0]?.spec.taskHistoryLimit ?? defaultHistoryLimit,
+      };
+    });
+    if (scope === 'all') this.#wakeAts.clear();
+    else for (const id of scope) this.#wakeAts.delete(id);
+
     let retry = false;
     const decided: { id: string; changes: Changes }[] = [];
     for (const service of services) {
@@ -100,9 +157,8 @@ export class OrchestratorLoop implements ReconcileLoop {
       try {
         const plan = reconcileService(service, own, nodes, now);
         const update = planUpdate(service, own, nodes, now);
-        for (const at of [plan.wakeAt, update.plan.wakeAt]) {
-          if (at !== null && (wakeAt === null || at < wakeAt)) wakeAt = at;
-        }
+        const at = [plan.wakeAt, update.plan.wakeAt].filter((t) => t !== null);
+        if (at.length > 0) this.#wakeAts.set(service.meta.id, Math.min(...at));
         const changes = emptyChanges();
         addPlan(changes, plan);
         addPlan(changes, update.plan);
@@ -146,6 +202,8 @@ export class OrchestratorLoop implements ReconcileLoop {
         this.#log[level]({ err, serviceId: id }, 'applying the orchestrator plan failed; retrying');
       }
     }
+    let wakeAt: number | null = null;
+    for (const at of this.#wakeAts.values()) if (wakeAt === null || at < wakeAt) wakeAt = at;
     return { wakeAt, retry };
   }
 
@@ -165,6 +223,42 @@ export class OrchestratorLoop implements ReconcileLoop {
       if (!(err instanceof TransactionTooLargeError)) throw err;
       await this.#store.batch(write);
     }
+  }
+}
+
+/**
+ * Whether an update of a task leaves every decision as it was: the same desired state, node,
+ * slot and service version (nothing rewrites a task's spec), and a status that reads the same
+ * to the decisions.
+ */
+function sameDecisions(before: Task, after: Task): boolean {
+  return (
+    before.desiredState === after.desiredState &&
+    before.nodeId === after.nodeId &&
+    before.slot === after.slot &&
+    before.serviceId === after.serviceId &&
+    before.serviceVersion === after.serviceVersion &&
+    decisiveStatus(before.status) === decisiveStatus(after.status)
+  );
+}
+
+/**
+ * What the decisions read of a status (task-state.ts, restart.ts, update.ts): before running
+ * only that it has not run yet; once running, when it started; once stopped, how and when.
+ */
+function decisiveStatus(status: TaskStatus): string {
+  switch (status.state) {
+    case 'new':
+    case 'pending':
+    case 'assigned':
+    case 'accepted':
+    case 'preparing':
+    case 'starting':
+      return 'before running';
+    case 'running':
+      return `running ${status.timestamp}`;
+    default:
+      return `${status.state} ${status.timestamp} ${status.stoppedOutside === true}`;
   }
 }
 

@@ -1,11 +1,12 @@
 // What every leader loop shares: a watch taken before the first read, so no commit between the
-// read and the subscription goes unseen; one full pass per wakeup, however many commits arrived
-// meanwhile (level-triggered: the pass reads the whole state, so the events only say "look
-// again"); a timer for the pass's own deadline (restart delays, update monitors); and a retry
-// soon after a pass that failed, since the commit that made it fail may be its last event.
+// read and the subscription goes unseen; one pass per wakeup, however many commits arrived
+// meanwhile (level-triggered: the pass reads the state afresh, so the events only say "look
+// again", and at most where); a timer for the pass's own deadline (restart delays, update
+// monitors); and a retry soon after a pass that failed, since the commit that made it fail may
+// be its last event.
 
 import { WatchLostError } from '../../errors.ts';
-import type { StoreEvent, TableName, Watch } from '../../store/index.ts';
+import type { ObjectEvent, StoreEvent, TableName, Watch } from '../../store/index.ts';
 
 /** Enough of a pino logger. */
 export interface LoopLog {
@@ -25,7 +26,10 @@ export interface ReconcileLoop {
 /** The store as a loop needs it: a watch of commits. */
 export interface Watchable {
   watch(
-    filter: { readonly table: readonly TableName[]; readonly kind: 'commit' },
+    filter: {
+      readonly table: readonly TableName[];
+      readonly kind: StoreEvent['kind'] | readonly StoreEvent['kind'][];
+    },
     opts: { readonly signal: AbortSignal },
   ): Watch;
 }
@@ -46,15 +50,31 @@ export interface RunPassesOptions {
   readonly retryMs: number;
   readonly log: LoopLog;
   readonly name: string;
+  /**
+   * Whether an object event of the tables calls for a pass, for a loop that notes what the
+   * event touched and narrows its next pass to it. Without it every commit calls for a full
+   * pass. A pass that no event asked for (the first of a watch, after a lost watch, at the
+   * pass's deadline or retry) is preceded by `everything()`: it must look at everything.
+   */
+  readonly notice?: (e: ObjectEvent) => boolean;
+  readonly everything?: () => void;
 }
 
 export async function runPasses(opts: RunPassesOptions): Promise<void> {
-  const { signal, log } = opts;
+  const { signal, log, notice } = opts;
+  const kind = notice === undefined ? 'commit' : (['create', 'update', 'delete'] as const);
+  const calls =
+    notice === undefined
+      ? (e: StoreEvent) => e.kind === 'commit'
+      : (e: StoreEvent) => e.kind !== 'commit' && notice(e);
   while (!signal.aborted) {
-    const watch = opts.store.watch({ table: opts.tables, kind: 'commit' }, { signal });
+    const watch = opts.store.watch({ table: opts.tables, kind }, { signal });
     try {
       let next: Promise<IteratorResult<StoreEvent>> | null = null;
+      let asked = false;
+      let deadline: number | null = null;
       while (!signal.aborted) {
+        if (!asked) opts.everything?.();
         let result: PassResult;
         try {
           result = await opts.pass();
@@ -64,15 +84,24 @@ export async function runPasses(opts: RunPassesOptions): Promise<void> {
           result = { wakeAt: null, retry: true };
         }
         if (signal.aborted) return;
-        let wakeAt = result.wakeAt;
-        if (result.retry) wakeAt = earliest(wakeAt, opts.now() + opts.retryMs);
-        next ??= watch.next();
-        const woke = await untilEventOr(next, wakeAt, opts.now);
-        if (woke === 'timer') continue;
-        next = null;
-        if (woke.done === true) return;
-        // Commits queued during the pass are all covered by the next one.
-        while (watch.backlog > 0) await watch.next();
+        deadline = result.wakeAt;
+        if (result.retry) deadline = earliest(deadline, opts.now() + opts.retryMs);
+        // Wait until an event calls for a pass, or the deadline.
+        asked = false;
+        while (!asked) {
+          next ??= watch.next();
+          const woke = await untilEventOr(next, deadline, opts.now);
+          if (woke === 'timer') break;
+          next = null;
+          if (woke.done === true) return;
+          asked = calls(woke.value);
+          // Events queued during the pass are all covered by the next one.
+          while (watch.backlog > 0) {
+            const queued = await watch.next();
+            if (queued.done === true) return;
+            asked = calls(queued.value) || asked;
+          }
+        }
       }
     } catch (err) {
       if (!(err instanceof WatchLostError)) throw err;

@@ -3,7 +3,7 @@
 // rules (swarmkit's) are written once.
 
 import { isDeepStrictEqual } from 'node:util';
-import type { Service, Task, TaskState } from '../../api/objects.ts';
+import type { Service, Task, TaskSpec, TaskState } from '../../api/objects.ts';
 import { taskStates } from '../../api/objects.ts';
 import { taskPorts } from '../allocator/ports.ts';
 
@@ -63,14 +63,34 @@ export function createdAt(task: Task): number {
 }
 
 /**
+ * Every pass compares each task's spec with its service's, several times, and a deep comparison
+ * each time was most of the orchestrator's work. A task's stored spec is compared once per
+ * version of the task (or of the service) instead.
+ */
+const compared = new WeakMap<TaskSpec, { readonly spec: TaskSpec; readonly equal: boolean }>();
+
+/**
  * Whether the task runs this spec. Compared by value, not by `serviceVersion`: a rollback puts
  * an older spec back under a newer version, and the tasks already running it must stay.
  */
 export function runsSpec(task: Task, service: Service): boolean {
-  return (
-    isDeepStrictEqual(task.spec, service.spec.task) &&
-    isDeepStrictEqual(task.ports ?? [], taskPorts(service.endpoint))
-  );
+  return sameSpec(task.spec, service.spec.task) && samePorts(task, service);
+}
+
+function sameSpec(mine: TaskSpec, spec: TaskSpec): boolean {
+  if (mine === spec) return true;
+  const known = compared.get(mine);
+  if (known?.spec === spec) return known.equal;
+  const equal = isDeepStrictEqual(mine, spec);
+  // Stored objects are frozen: their comparison holds as long as both are the ones compared.
+  if (Object.isFrozen(mine) && Object.isFrozen(spec)) compared.set(mine, { spec, equal });
+  return equal;
+}
+
+function samePorts(task: Task, service: Service): boolean {
+  // Most services publish nothing: no list to build for them.
+  if (task.ports === undefined && service.endpoint === undefined) return true;
+  return isDeepStrictEqual(task.ports ?? [], taskPorts(service.endpoint));
 }
 
 /** Oldest first by when they reached their state, then by id so the order never wobbles. */

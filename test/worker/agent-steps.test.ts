@@ -1,0 +1,225 @@
+// Which runtime calls the worker agent makes, on an in-memory runtime: a running task costs no
+// engine call when an assignment set merely repeats it, and the poll looks at the node's
+// containers in one list, inspecting only the tasks the list cannot vouch for. Every inspect is
+// engine work taken from starting containers (agent.test.ts runs the agent on the engine).
+
+import assert from 'node:assert/strict';
+import type { Readable } from 'node:stream';
+import { afterEach, describe, it } from 'node:test';
+import type { TaskStatus } from '../../src/api/objects.ts';
+import { WorkerAgent } from '../../src/worker/agent.ts';
+import type {
+  ContainerGone,
+  ContainerInfo,
+  ContainerSummary,
+  EventSubscription,
+  ImageFacts,
+  Runtime,
+  RuntimeTask,
+} from '../../src/worker/runtime.ts';
+import type { AssignedTask } from '../../src/worker/task-controller.ts';
+import { waitFor } from '../support/wait.ts';
+
+const nodeId = 'n1';
+
+/** Containers in a Map, every call counted by method name. */
+class CountingRuntime implements Runtime {
+  readonly calls = new Map<string, string[]>();
+  readonly containers = new Map<string, ContainerInfo>();
+  listFails = false;
+  #seq = 0;
+
+  count(method: string): number {
+    return this.calls.get(method)?.length ?? 0;
+  }
+
+  inspected(id: string): number {
+    return (this.calls.get('inspect') ?? []).filter((c) => c === id).length;
+  }
+
+  #enter(method: string, arg = ''): void {
+    const list = this.calls.get(method) ?? [];
+    list.push(arg);
+    this.calls.set(method, list);
+  }
+
+  async ensureImage(): Promise<ImageFacts> {
+    this.#enter('ensureImage');
+    return { healthcheck: false };
+  }
+
+  async create(task: RuntimeTask): Promise<string> {
+    this.#enter('create', task.id);
+    const id = `c-${task.id}-${++this.#seq}`;
+    this.containers.set(id, {
+      gone: false,
+      id,
+      name: id,
+      state: 'created',
+      exitCode: null,
+      error: '',
+      oomKilled: false,
+      health: null,
+      startedAt: null,
+      finishedAt: null,
+      labels: { 'orca.task.id': task.id, 'orca.node.id': task.nodeId },
+    });
+    return id;
+  }
+
+  async start(id: string): Promise<void> {
+    this.#enter('start', id);
+    this.set(id, { state: 'running', startedAt: new Date().toISOString() });
+  }
+
+  async inspect(id: string): Promise<ContainerInfo | ContainerGone> {
+    this.#enter('inspect', id);
+    return this.containers.get(id) ?? { gone: true, id };
+  }
+
+  async stop(id: string): Promise<void> {
+    this.#enter('stop', id);
+    this.set(id, { state: 'exited', exitCode: 143, finishedAt: new Date().toISOString() });
+  }
+
+  async remove(id: string): Promise<void> {
+    this.#enter('remove', id);
+    this.containers.delete(id);
+  }
+
+  async list(): Promise<ContainerSummary[]> {
+    this.#enter('list');
+    if (this.listFails) throw new Error('engine unreachable');
+    return [...this.containers.values()].map((c) => ({
+      id: c.id,
+      name: c.name,
+      state: c.state,
+      labels: c.labels,
+    }));
+  }
+
+  events(): EventSubscription {
+    return { ready: Promise.resolve(), close() {} };
+  }
+
+  async logs(): Promise<Readable> {
+    throw new Error('not in this runtime');
+  }
+
+  /** A change behind the agent's back, with no event (as across an event stream gap). */
+  set(id: string, change: Partial<ContainerInfo>): void {
+    const c = this.containers.get(id);
+    if (c) this.containers.set(id, { ...c, ...change });
+  }
+}
+
+function task(n: number): AssignedTask {
+  return {
+    meta: { id: `t${n}`, version: 1, createdAt: '', updatedAt: '' },
+    serviceId: 's1',
+    serviceName: 'web',
+    slot: n,
+    nodeId,
+    serviceVersion: 1,
+    desiredState: 'running',
+    status: { state: 'assigned', message: 'assigned', timestamp: new Date().toISOString() },
+    spec: {
+      container: {
+        image: 'busybox',
+        env: [],
+        labels: {},
+        init: true,
+        stopGracePeriodMs: 1_000,
+        mounts: [],
+      },
+      resources: {
+        limits: { nanoCpus: 0, memoryBytes: 0 },
+        reservations: { nanoCpus: 0, memoryBytes: 0 },
+      },
+      restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
+      placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 },
+      forceUpdate: 0,
+    },
+  };
+}
+
+describe('worker agent runtime calls', () => {
+  let agent: WorkerAgent | null = null;
+  afterEach(async () => {
+    await agent?.stop();
+    agent = null;
+  });
+
+  function start(pollIntervalMs: number) {
+    const rt = new CountingRuntime();
+    const latest = new Map<string, TaskStatus>();
+    agent = new WorkerAgent({
+      runtime: rt,
+      nodeId,
+      onStatus: (id, status) => latest.set(id, status),
+      flushIntervalMs: 10,
+      pollIntervalMs,
+    });
+    const running = (ids: string[]) =>
+      waitFor(() => ids.every((id) => latest.get(id)?.state === 'running'), {
+        what: `${ids.join(', ')} running`,
+      });
+    return { rt, latest, agent, running };
+  }
+
+  it('makes no engine call for a set that repeats what this node reported', async () => {
+    const { rt, latest, agent, running } = start(60_000);
+    const tasks = [task(1), task(2)];
+    agent.setAssignments(tasks);
+    await agent.start();
+    await running(['t1', 't2']);
+    const before = [...rt.calls.values()].flat().length;
+
+    // As the dispatcher sends them: fresh copies of the stored tasks, one echoing the latest
+    // report and one a report behind (the manager had not written the last one yet).
+    const echo = (t: AssignedTask, status: TaskStatus): AssignedTask =>
+      JSON.parse(JSON.stringify({ ...t, status }));
+    const behind: TaskStatus = { ...latest.get('t2')!, state: 'starting', message: 'created' };
+    agent.setAssignments([echo(tasks[0]!, latest.get('t1')!), echo(tasks[1]!, behind)]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal([...rt.calls.values()].flat().length, before, 'no runtime call');
+    assert.equal(agent.statuses().get('t2')?.state, 'running', 'the echo does not move it back');
+
+    agent.setAssignments([
+      echo({ ...tasks[0]!, desiredState: 'shutdown' }, latest.get('t1')!),
+      echo(tasks[1]!, latest.get('t2')!),
+    ]);
+    await waitFor(() => latest.get('t1')?.state === 'shutdown', { what: 't1 shut down' });
+    assert.equal(rt.count('stop'), 1, 'only the task whose desired state changed is stepped');
+    assert.equal(rt.count('inspect'), 0);
+  });
+
+  it('polls with one list and inspects only what the list does not show running', async () => {
+    const { rt, latest, agent, running } = start(50);
+    agent.setAssignments([task(1), task(2)]);
+    await agent.start();
+    await running(['t1', 't2']);
+    const [c1, c2] = ['t1', 't2'].map((id) => latest.get(id)!.containerId!);
+
+    // t2's container exits and the event is lost: the poll must find it.
+    rt.set(c2!, { state: 'exited', exitCode: 3, finishedAt: new Date().toISOString() });
+    const failed = await waitFor(() => (latest.get('t2')?.state === 'failed' ? latest : null), {
+      what: 't2 failed',
+    });
+    assert.match(failed.get('t2')!.message, /non-zero exit \(3\)/);
+    const lists = rt.count('list');
+    await waitFor(() => rt.count('list') >= lists + 3, { what: 'three more polls' });
+    assert.equal(rt.inspected(c1!), 0, 'a running container the list shows is not inspected');
+    assert.ok(rt.inspected(c2!) >= 1);
+  });
+
+  it('inspects every running task when the list fails', async () => {
+    const { rt, agent, running, latest } = start(50);
+    agent.setAssignments([task(1)]);
+    await agent.start();
+    await running(['t1']);
+    rt.listFails = true;
+    const c1 = latest.get('t1')!.containerId!;
+    await waitFor(() => rt.inspected(c1) >= 2, { what: 't1 inspected by the poll' });
+  });
+});
