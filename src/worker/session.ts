@@ -83,6 +83,8 @@ export class WorkerSession {
   readonly #clients = new Map<string, DispatcherClient>();
   /** Managers to dial, the one that last accepted first; grows as sessions name others. */
   #addrs: string[];
+  /** The managers last given to onManagers (or known at start), as managersKey has them. */
+  #reportedManagers: string;
   #next = 0;
   readonly #halt = new AbortController();
   readonly #outbox = new Map<string, TaskStatus>();
@@ -100,6 +102,7 @@ export class WorkerSession {
     this.#opts = opts;
     this.#log = opts.log ?? quiet;
     this.#addrs = [opts.addr];
+    this.#reportedManagers = managersKey(opts.managers?.() ?? []);
     this.#agent = new WorkerAgent({
       ...opts.agent,
       runtime: opts.runtime,
@@ -206,10 +209,15 @@ export class WorkerSession {
   #learnManagers(accepted: string, managers: readonly string[] | undefined): void {
     if (!Array.isArray(managers)) return;
     const named = managers.filter((a): a is string => typeof a === 'string' && a !== '');
-    const known = new Set(this.#addrs);
     this.#addrs = [...new Set([accepted, ...named, ...this.#addrs])];
     this.#next = 0;
-    if (named.some((a) => !known.has(a))) this.#opts.onManagers?.(named);
+    // Compared with what was last reported, not with the addresses known to dial: a follower's
+    // refusal adds those without the session that names them being news.
+    const key = managersKey(named);
+    if (key !== this.#reportedManagers) {
+      this.#reportedManagers = key;
+      this.#opts.onManagers?.(named);
+    }
   }
 
   /** One session with the manager at `addr`, until it ends; true if its dispatcher accepted it. */
@@ -381,4 +389,8 @@ function sessionUplink(call: SessionStream, ended: AbortSignal): LogUplink {
       if (!call.write(encodeMessage(msg))) await once(call, 'drain', { signal: ended });
     },
   };
+}
+
+function managersKey(addrs: readonly string[]): string {
+  return [...new Set(addrs)].sort().join(',');
 }

@@ -256,12 +256,15 @@ describe('three managers', { skip: netnsSkip() }, () => {
     const managers = [0, 1, 2].map((i) => cluster.node(i).clusterAddr).sort();
     // Its sessions named every manager, and it wrote them down.
     await waitFor(
-      async () =>
-        JSON.stringify(
-          [
-            ...(await cluster.json<{ managerAddresses: string[] }>(3, 'info')).managerAddresses,
-          ].sort(),
-        ) === JSON.stringify(managers),
+      async () => {
+        const known = (await cluster.json<{ managerAddresses: string[] }>(3, 'info'))
+          .managerAddresses;
+        // Thrown, so that a timeout quotes what the worker knew.
+        if (JSON.stringify([...known].sort()) !== JSON.stringify(managers)) {
+          throw new Error(`the worker knows ${JSON.stringify(known)}`);
+        }
+        return true;
+      },
       { timeoutMs: 30_000, what: 'the worker knowing all three managers' },
     );
     await cluster.stopDaemon(3);
