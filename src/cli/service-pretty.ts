@@ -124,5 +124,21 @@ export function formatServicePretty(
     });
     lines.push(['Networks', shown.join(' ')]);
   }
+  // As Docker's: the allocated ports (an unnumbered ingress port has its number here).
+  const ports = svc.endpoint?.ports ?? spec.endpoint?.ports ?? [];
+  if (spec.endpoint?.mode === 'dnsrr') lines.push(['Endpoint Mode', 'dnsrr']);
+  if (ports.length > 0) {
+    lines.push(['Ports', null]);
+    for (const p of ports) {
+      lines.push(
+        [' PublishedPort', String(p.publishedPort)],
+        ['  Protocol', p.protocol],
+        ['  TargetPort', String(p.targetPort)],
+        ['  PublishMode', p.publishMode],
+      );
+      if (p.lb !== undefined) lines.push(['  LoadBalancing', p.lb]);
+      if (p.proxyProtocol === true) lines.push(['  ProxyProtocol', 'v2']);
+    }
+  }
   return fieldList(lines);
 }

@@ -309,6 +309,27 @@ describe('service inspect --pretty', () => {
     assert.match(out, /^Restart Policy:\n Condition: +any\n Delay: +5s$/m);
   });
 
+  it('prints the allocated ports, as Docker does', () => {
+    const svc: Service = {
+      ...service(3),
+      endpoint: {
+        ports: [
+          {
+            protocol: 'tcp',
+            targetPort: 80,
+            publishedPort: 30000,
+            publishMode: 'ingress',
+            lb: 'p2c',
+          },
+        ],
+      },
+    };
+    assert.match(
+      formatServicePretty(svc),
+      /^Ports:\n PublishedPort: +30000\n {2}Protocol: +tcp\n {2}TargetPort: +80\n {2}PublishMode: +ingress\n {2}LoadBalancing: +p2c$/m,
+    );
+  });
+
   it('prints durations as Go does', () => {
     assert.deepEqual([0, 300, 5000, 90_000, 3_600_000, 5_400_500].map(goDuration), [
       '0s',
