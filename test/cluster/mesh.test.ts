@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +65,26 @@ async function udpAsk(host: string, port: number, text: string): Promise<string>
   } finally {
     socket.close();
   }
+}
+
+/** One TCP exchange: what the server sent before closing, and this end's address:port. */
+function tcpAsk(host: string, port: number): Promise<{ reply: string; local: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    let reply = '';
+    let local = '';
+    socket.setTimeout(2_000, () => socket.destroy(new Error('no answer within 2 s')));
+    socket.on('connect', () => {
+      local = `${socket.localAddress}:${socket.localPort}`;
+    });
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString();
+    });
+    socket.on('end', () =>
+      reply === '' ? reject(new Error('closed without an answer')) : resolve({ reply, local }),
+    );
+    socket.on('error', reject);
+  });
 }
 
 async function runningContainers(service: string): Promise<string[]> {
@@ -163,6 +184,30 @@ describe('the routing mesh', { skip: netnsSkip() }, () => {
       assert.equal(reply, `${bodies[0]} ping`);
     }
     await cluster.ok(0, 'service', 'rm', 'solo');
+  });
+
+  it('tells a task the real client address with PROXY protocol v2 when asked', async () => {
+    await cluster.ok(
+      0,
+      'service',
+      'create',
+      '--name',
+      'proxied',
+      '--replicas',
+      '2',
+      '--publish',
+      'published=8082,target=8082,proxy-protocol',
+      ...backend,
+    );
+    for (const t of targets) {
+      const { reply, local } = await waitFor(() => tcpAsk(t.host, 8082), {
+        timeoutMs: 30_000,
+        what: `an answer through ${t.host}:8082`,
+      });
+      // The task sees this client's own address and port, not the mesh's.
+      assert.match(reply, new RegExp(` ${local.replaceAll('.', '\\.')}$`));
+    }
+    await cluster.ok(0, 'service', 'rm', 'proxied');
   });
 
   it('refuses a published port in use, and binds a host-mode port on its node only', async () => {
