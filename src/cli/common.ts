@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidFlagsError } from '../errors.ts';
+import { InvalidFlagsError, OrcaError } from '../errors.ts';
 import { resolveHost } from './control-client.ts';
 
 /** The daemon this command talks to, from the global -H/--host or ORCA_HOST. */
@@ -51,4 +51,31 @@ export function inspectFormat(o: InspectFlags): 'json' | 'pretty' {
   }
   if (problems.length > 0) throw new InvalidFlagsError(problems);
   return format as 'json' | 'pretty';
+}
+
+/**
+ * Runs `one` for each argument, as Docker's rm and scale: every argument is tried, each failure
+ * printed, and the command fails at the end if any did. `noun`: what the arguments name, plural.
+ */
+export async function forEachRef<T>(
+  refs: readonly T[],
+  noun: string,
+  one: (ref: T) => Promise<void>,
+): Promise<void> {
+  let failed = 0;
+  let last: unknown;
+  for (const ref of refs) {
+    try {
+      await one(ref);
+    } catch (err) {
+      if (!(err instanceof OrcaError)) throw err;
+      failed++;
+      last = err;
+      if (refs.length > 1) process.stderr.write(`orca: ${err.message}\n`);
+    }
+  }
+  if (failed === 1 && refs.length === 1) throw last;
+  if (failed > 0) {
+    throw new OrcaError('ORCA_PARTIAL', `${failed} of ${refs.length} ${noun} failed (see above)`);
+  }
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { parseGateway, parseSubnet } from '../api/ipv4.ts';
 import type { Network, NetworkSpec } from '../api/objects.ts';
-import { InvalidFlagsError, OrcaError } from '../errors.ts';
-import { collect, hostOf, outputFormat } from './common.ts';
+import { InvalidFlagsError } from '../errors.ts';
+import { collect, forEachRef, hostOf, outputFormat } from './common.ts';
 import { callDaemon } from './control-client.ts';
 import { json, table } from './output.ts';
 import { shortId } from './service-format.ts';
@@ -211,26 +211,9 @@ Examples:
     )
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       const host = hostOf(cmd);
-      let failed = 0;
-      let last: unknown;
-      // As Docker: every network is tried, each failure printed, the command fails at the end.
-      for (const ref of refs) {
-        try {
-          await callDaemon(host, 'NetworkRemove', { network: ref });
-          process.stdout.write(`${ref}\n`);
-        } catch (err) {
-          if (!(err instanceof OrcaError)) throw err;
-          failed++;
-          last = err;
-          if (refs.length > 1) process.stderr.write(`orca: ${err.message}\n`);
-        }
-      }
-      if (failed === 1 && refs.length === 1) throw last;
-      if (failed > 0) {
-        throw new OrcaError(
-          'ORCA_PARTIAL',
-          `${failed} of ${refs.length} networks failed (see above)`,
-        );
-      }
+      await forEachRef(refs, 'networks', async (ref) => {
+        await callDaemon(host, 'NetworkRemove', { network: ref });
+        process.stdout.write(`${ref}\n`);
+      });
     });
 }

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import type { TaskView } from '../api/control-wire.ts';
 import type { Service } from '../api/objects.ts';
 import { maxReplicas } from '../api/service-defaults.ts';
-import { InvalidFlagsError, OrcaError } from '../errors.ts';
+import { InvalidFlagsError } from '../errors.ts';
 import {
+  forEachRef,
   hostOf,
   type InspectFlags,
   inspectFormat,
@@ -75,29 +76,6 @@ export function parseScaleArgs(args: readonly string[]): { service: string; repl
   }
   if (problems.length > 0) throw new InvalidFlagsError(problems);
   return out;
-}
-
-/**
- * Runs `one` for each argument, as Docker's rm and scale: every argument is tried, each failure
- * printed, and the command fails at the end if any did.
- */
-async function forEach<T>(refs: readonly T[], one: (ref: T) => Promise<void>) {
-  let failed = 0;
-  let last: unknown;
-  for (const ref of refs) {
-    try {
-      await one(ref);
-    } catch (err) {
-      if (!(err instanceof OrcaError)) throw err;
-      failed++;
-      last = err;
-      if (refs.length > 1) process.stderr.write(`orca: ${err.message}\n`);
-    }
-  }
-  if (failed === 1 && refs.length === 1) throw last;
-  if (failed > 0) {
-    throw new OrcaError('ORCA_PARTIAL', `${failed} of ${refs.length} services failed (see above)`);
-  }
 }
 
 export function addServiceCommands(program: Command): void {
@@ -230,7 +208,7 @@ Examples:
     )
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       const host = hostOf(cmd);
-      await forEach(refs, async (ref) => {
+      await forEachRef(refs, 'services', async (ref) => {
         await callDaemon(host, 'ServiceRemove', { service: ref });
         process.stdout.write(`${ref}\n`);
       });
@@ -251,7 +229,7 @@ Examples:
     .action(async (args: string[], o: WaitFlags, cmd: Command) => {
       const wanted = parseScaleArgs(args);
       const host = hostOf(cmd);
-      await forEach(wanted, async (w) => {
+      await forEachRef(wanted, 'services', async (w) => {
         const scaled = await callDaemon(host, 'ServiceScale', w);
         process.stdout.write(`${w.service} scaled to ${w.replicas}\n`);
         await maybeWait(host, scaled.meta.id, o, 'scale');

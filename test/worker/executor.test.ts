@@ -3,19 +3,9 @@
 // milliseconds. The same controller runs against Docker in agent.test.ts.
 
 import assert from 'node:assert/strict';
-import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { TaskState, TaskStatus } from '../../src/api/objects.ts';
-import { ImageUnavailableError, RuntimeError } from '../../src/errors.ts';
-import type {
-  ContainerGone,
-  ContainerInfo,
-  ContainerSummary,
-  EventSubscription,
-  ImageFacts,
-  Runtime,
-  RuntimeTask,
-} from '../../src/worker/runtime.ts';
+import { RuntimeError } from '../../src/errors.ts';
 import {
   type AssignedTask,
   decide,
@@ -24,109 +14,7 @@ import {
   recover,
   TaskController,
 } from '../../src/worker/task-controller.ts';
-
-type Call = [string, ...unknown[]];
-
-/** Containers in a Map; `fail` makes the next calls of a method throw. */
-class FakeRuntime implements Runtime {
-  readonly calls: Call[] = [];
-  readonly containers = new Map<string, ContainerInfo>();
-  readonly images = new Set<string>(['busybox']);
-  readonly failures = new Map<string, Error[]>();
-  #seq = 0;
-
-  fail(method: string, ...errors: Error[]): void {
-    this.failures.set(method, errors);
-  }
-
-  #enter(method: string, ...args: unknown[]): void {
-    this.calls.push([method, ...args]);
-    const err = this.failures.get(method)?.shift();
-    if (err) throw err;
-  }
-
-  /** Whether the images have a HEALTHCHECK. */
-  imageHealthcheck = false;
-
-  async ensureImage(image: string): Promise<ImageFacts> {
-    this.#enter('ensureImage', image);
-    if (!this.images.has(image)) throw new ImageUnavailableError(image, 'manifest unknown');
-    return { healthcheck: this.imageHealthcheck };
-  }
-
-  async create(task: RuntimeTask): Promise<string> {
-    this.#enter('create', task.id);
-    const id = `c${++this.#seq}`;
-    this.containers.set(id, info(id, { state: 'created', labels: { 'orca.task.id': task.id } }));
-    return id;
-  }
-
-  /** What a started container's health is: set to 'starting' for one with a health check. */
-  healthOnStart: ContainerInfo['health'] = null;
-
-  async start(id: string): Promise<void> {
-    this.#enter('start', id);
-    this.#update(id, { state: 'running', startedAt: 'now', health: this.healthOnStart });
-  }
-
-  setHealth(id: string, health: ContainerInfo['health']): void {
-    this.#update(id, { health });
-  }
-
-  async inspect(id: string): Promise<ContainerInfo | ContainerGone> {
-    this.#enter('inspect', id);
-    return this.containers.get(id) ?? { gone: true, id };
-  }
-
-  async stop(id: string, graceMs: number, signal?: string): Promise<void> {
-    this.#enter('stop', id, graceMs, signal);
-    if (this.containers.get(id)?.state === 'running') this.exit(id, 143);
-  }
-
-  async remove(id: string): Promise<void> {
-    this.#enter('remove', id);
-    this.containers.delete(id);
-  }
-
-  async list(): Promise<ContainerSummary[]> {
-    this.#enter('list');
-    return [...this.containers.values()];
-  }
-
-  events(): EventSubscription {
-    return { ready: Promise.resolve(), close() {} };
-  }
-
-  async logs(): Promise<Readable> {
-    throw new Error('not in this fake');
-  }
-
-  exit(id: string, exitCode: number): void {
-    this.#update(id, { state: 'exited', exitCode, finishedAt: 'now' });
-  }
-
-  #update(id: string, change: Partial<ContainerInfo>): void {
-    const c = this.containers.get(id);
-    if (c) this.containers.set(id, { ...c, ...change });
-  }
-}
-
-function info(id: string, over: Partial<ContainerInfo> = {}): ContainerInfo {
-  return {
-    gone: false,
-    id,
-    name: id,
-    state: 'running',
-    exitCode: null,
-    error: '',
-    oomKilled: false,
-    health: null,
-    startedAt: null,
-    finishedAt: null,
-    labels: {},
-    ...over,
-  };
-}
+import { FakeRuntime, containerInfo as info } from './fake-runtime.ts';
 
 function task(
   over: { desiredState?: TaskState; image?: string; stopSignal?: string } = {},
