@@ -15,9 +15,46 @@ import type {
   TaskStatus,
 } from './objects.ts';
 
-/** A task as a worker is given it: the stored task plus its service's name, for the container. */
+/**
+ * A task as a worker is given it: the stored task plus its service's name, for the container,
+ * and what the node needs to know of each network the task attaches to.
+ */
 export interface WireAssignedTask extends Task {
   readonly serviceName: string;
+  /** One per `spec.networks` entry that has an address; absent: no networks. */
+  readonly attachments?: readonly WireNetworkAttachment[];
+}
+
+/** A task's place on one orca network: enough for a node to create the network and join it. */
+export interface WireNetworkAttachment {
+  readonly network: string;
+  readonly name: string;
+  /** CIDR. */
+  readonly subnet: string;
+  readonly gateway: string;
+  readonly internal: boolean;
+  /** The task's own address on it. */
+  readonly addr: string;
+}
+
+/** One service as the tasks on a network find it by name. */
+export interface WireDiscoveryService {
+  readonly serviceId: string;
+  readonly name: string;
+  /** Extra names on this network (`--network name=N,alias=A`). */
+  readonly aliases: readonly string[];
+  readonly mode: 'vip' | 'dnsrr';
+  /** vip mode, once allocated. */
+  readonly vip?: string;
+  /** The addresses on this network of its tasks that run and are not unhealthy, sorted. */
+  readonly tasks: readonly string[];
+}
+
+/** The names of one orca network: what every node's DNS answers and its VIPs lead to. */
+export interface WireDiscoveryNetwork {
+  readonly network: string;
+  readonly name: string;
+  readonly services: readonly WireDiscoveryService[];
 }
 
 export interface StatusUpdate {
@@ -107,6 +144,11 @@ export type DispatcherMessage =
    * leaves it as soon as it is meant to stop, before its node is told to stop it.
    */
   | { readonly type: 'endpoints'; readonly services: readonly WireServiceEndpoints[] }
+  /**
+   * Service discovery's whole table, sent when a session opens and whenever it changes, before
+   * the assignments of the same change (a task leaves it as soon as it is meant to stop).
+   */
+  | { readonly type: 'discovery'; readonly networks: readonly WireDiscoveryNetwork[] }
   /** Every task this node must run or wind down; a task missing from it is removed. */
   | { readonly type: 'assignments'; readonly tasks: readonly WireAssignedTask[] }
   /** Read the logs of these tasks' containers on this node and send them up as log-lines. */

@@ -243,15 +243,31 @@ export interface UpdateStatus {
   readonly message: string;
 }
 
-/** What the allocator gave the service: its ports with every ingress published port set. */
+/**
+ * What the allocator gave the service: its ports with every ingress published port set, and in
+ * `vip` mode a virtual IP on each network it attaches to.
+ */
 export interface ServiceEndpoint {
   readonly ports: readonly PortConfig[];
+  /** Absent or empty: none (dnsrr mode, or no network). As Swarm's Endpoint.VirtualIPs. */
+  readonly virtualIps?: readonly NetworkAddress[];
+}
+
+/**
+ * An address on one orca network: a task's (its container's address there) or a service's
+ * virtual IP. Given by the manager from the network's subnet, so it is unique swarm-wide.
+ */
+export interface NetworkAddress {
+  /** The network's id. */
+  readonly network: string;
+  /** IPv4, no prefix length (the network's subnet gives it). */
+  readonly addr: string;
 }
 
 export interface Service {
   readonly meta: Meta;
   readonly spec: ServiceSpec;
-  /** Absent: nothing published. */
+  /** Absent: neither published ports nor virtual IPs. */
   readonly endpoint?: ServiceEndpoint;
   /** The spec before the last update, for `service rollback`. */
   readonly previousSpec: ServiceSpec | null;
@@ -361,6 +377,12 @@ export interface Task {
   readonly serviceVersion: number;
   /** The ports its container publishes; absent: none. Replaced with the task when they change. */
   readonly ports?: readonly TaskPort[];
+  /**
+   * Its container's address on the networks of `spec.networks`, given when the task is
+   * created: one per network that had an address for it (match by `network`, not position);
+   * absent: no networks.
+   */
+  readonly networks?: readonly NetworkAddress[];
   readonly desiredState: TaskState;
   readonly status: TaskStatus;
 }

@@ -1,7 +1,7 @@
 // How `service ls` and `service ps` print, as Docker prints them.
 
 import type { ServiceListItem, TaskView } from '../api/control-wire.ts';
-import type { PortConfig, ServiceMode } from '../api/objects.ts';
+import type { PortConfig, Service, ServiceMode } from '../api/objects.ts';
 import type { OutputFormat } from './common.ts';
 import { json, table, title } from './output.ts';
 
@@ -35,9 +35,18 @@ export function formatServiceTable(services: readonly ServiceListItem[]): string
       modeWords(s.spec.mode),
       replicasText(s),
       s.spec.task.container.image,
-      portsText(s.endpoint?.ports ?? s.spec.endpoint?.ports ?? []),
+      portsText(publishedPorts(s)),
     ]),
   );
+}
+
+/**
+ * The ports a service publishes: as allocated (an unnumbered ingress port has its number there),
+ * else as its spec asks. An endpoint may hold virtual IPs only, with no ports.
+ */
+export function publishedPorts(s: Service): readonly PortConfig[] {
+  const allocated = s.endpoint?.ports ?? [];
+  return allocated.length > 0 ? allocated : (s.spec.endpoint?.ports ?? []);
 }
 
 /** As Docker's PORTS column: `*:8080->80/tcp`; a host-mode port without a number as `*:0->...`. */

@@ -3,6 +3,7 @@
 
 import type { Capacity, Service, UpdateConfig } from '../api/objects.ts';
 import { bytesSize, type Field, fieldList, goDuration } from './output.ts';
+import { publishedPorts } from './service-format.ts';
 
 function labelLines(labels: Readonly<Record<string, string>>): Field[] {
   return Object.keys(labels)
@@ -124,8 +125,14 @@ export function formatServicePretty(
     });
     lines.push(['Networks', shown.join(' ')]);
   }
+  // Docker shows these only in the JSON (Endpoint.VirtualIPs); one line, named as Networks.
+  const vips = svc.endpoint?.virtualIps ?? [];
+  if (vips.length > 0) {
+    const shown = vips.map((v) => `${networkNames.get(v.network) ?? v.network}=${v.addr}`);
+    lines.push(['Virtual IPs', shown.join(' ')]);
+  }
   // As Docker's: the allocated ports (an unnumbered ingress port has its number here).
-  const ports = svc.endpoint?.ports ?? spec.endpoint?.ports ?? [];
+  const ports = publishedPorts(svc);
   if (spec.endpoint?.mode === 'dnsrr') lines.push(['Endpoint Mode', 'dnsrr']);
   if (ports.length > 0) {
     lines.push(['Ports', null]);

@@ -4,6 +4,7 @@ import type { Info } from '../api/control-wire.ts';
 import { orcaVersion } from '../api/version.ts';
 import { OrcaError } from '../errors.ts';
 import { networkControl, serviceControl } from '../manager/controlapi/index.ts';
+import { ServiceDiscovery } from '../netmesh/sandbox/service-discovery.ts';
 import { HostDescriber } from '../worker/host-description.ts';
 import { ControlServer } from './control-server.ts';
 import type { Logger } from './logger.ts';
@@ -52,6 +53,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     logger: log,
     describeHost: () => host.describe(),
     ...(opts.mesh === undefined ? {} : { mesh: routingMesh(opts.mesh, log) }),
+    discovery: new ServiceDiscovery({ log: log.child({ part: 'discovery' }) }),
     ...(opts.nodeReportIntervalMs === undefined
       ? {}
       : { nodeReportIntervalMs: opts.nodeReportIntervalMs }),

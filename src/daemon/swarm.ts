@@ -58,6 +58,7 @@ import { LogBroker } from '../manager/logbroker/index.ts';
 import { Leadership, OrchestratorLoop, SchedulerLoop } from '../manager/loops/index.ts';
 import { RaftMembership } from '../manager/membership/raft-membership.ts';
 import { checkRoleChange } from '../manager/membership/role-change.ts';
+import type { ServiceDiscovery } from '../netmesh/sandbox/service-discovery.ts';
 import { RaftNode } from '../raft/node.ts';
 import { aesGcmCipher } from '../raft/value-cipher.ts';
 import { newId, Store } from '../store/index.ts';
@@ -117,6 +118,8 @@ export interface SwarmOptions {
   readonly renewalCheckMs?: number;
   /** The node's routing mesh, fed by its worker session; absent: published ingress ports are not served here. */
   readonly mesh?: RoutingMesh;
+  /** Service discovery (DNS and VIPs in tasks' namespaces); absent: tasks find no service by name. */
+  readonly discovery?: ServiceDiscovery;
 }
 
 type Member = ManagerMember | WorkerMember;
@@ -275,6 +278,7 @@ export class Swarm {
     this.member = null;
     if (m !== null) await stopMember(m);
     await this.opts.mesh?.close();
+    await this.opts.discovery?.close();
   }
 
   // ---- swarm init / join / leave -------------------------------------------------------------
@@ -467,6 +471,7 @@ export class Swarm {
     const identity = m?.identity ?? (await readIdentity(this.opts.dataDir).catch(() => null));
     if (m !== null) await stopMember(m).catch(() => {});
     await this.opts.mesh?.clear();
+    this.opts.discovery?.clear();
     if (identity !== null) {
       await removeNodeContainers(this.opts.dockerHost, identity.nodeId, this.log);
     }
@@ -519,13 +524,16 @@ export class Swarm {
   /** What the node's worker session needs for the routing mesh. */
   private meshOptions(
     identity: SwarmIdentity,
-  ): Pick<WorkerRoleOptions, 'dataPathAddr' | 'onEndpoints'> {
-    const mesh = this.opts.mesh;
+  ): Pick<WorkerRoleOptions, 'dataPathAddr' | 'onEndpoints' | 'onDiscovery' | 'sandboxHost'> {
+    const { mesh, discovery } = this.opts;
     return {
       ...(identity.dataPathAddr === undefined ? {} : { dataPathAddr: identity.dataPathAddr }),
       ...(mesh === undefined
         ? {}
         : { onEndpoints: (services) => mesh.update(services, identity.nodeId) }),
+      ...(discovery === undefined
+        ? {}
+        : { onDiscovery: (networks) => discovery.update(networks), sandboxHost: discovery }),
     };
   }
 

@@ -2,10 +2,11 @@
 // runs it alone: one dispatcher session to a manager's cluster port, on mutual TLS with this
 // node's own certificate, driving the containers of the local engine.
 
-import type { WireServiceEndpoints } from '../api/dispatcher-wire.ts';
+import type { WireDiscoveryNetwork, WireServiceEndpoints } from '../api/dispatcher-wire.ts';
 import { containerLabels, type NodeDescription, type NodeRole } from '../api/objects.ts';
 import { type NodeTlsMaterial, nodeClientTls } from '../ca/index.ts';
 import { DockerRuntime } from '../worker/docker-runtime.ts';
+import type { SandboxHost } from '../worker/sandboxes.ts';
 import { WorkerSession } from '../worker/session.ts';
 import type { Logger } from './logger.ts';
 
@@ -23,6 +24,10 @@ export interface WorkerRoleOptions {
   readonly dataPathAddr?: string;
   /** The routing mesh's table, each time the dispatcher sends it. */
   readonly onEndpoints?: (services: readonly WireServiceEndpoints[]) => void;
+  /** Service discovery's table, each time the dispatcher sends it. */
+  readonly onDiscovery?: (networks: readonly WireDiscoveryNetwork[]) => void;
+  /** Sets up the namespaces of tasks on orca networks; absent: they get no DNS or VIPs. */
+  readonly sandboxHost?: SandboxHost;
   readonly tls: NodeTlsMaterial;
   readonly dockerHost: string;
   readonly describe: () => Promise<NodeDescription>;
@@ -43,6 +48,8 @@ export function startWorkerRole(opts: WorkerRoleOptions): WorkerSession {
     nodeId: opts.nodeId,
     ...(opts.dataPathAddr === undefined ? {} : { dataPathAddr: opts.dataPathAddr }),
     ...(opts.onEndpoints === undefined ? {} : { onEndpoints: opts.onEndpoints }),
+    ...(opts.onDiscovery === undefined ? {} : { onDiscovery: opts.onDiscovery }),
+    ...(opts.sandboxHost === undefined ? {} : { sandboxHost: opts.sandboxHost }),
     runtime: new DockerRuntime({ host: opts.dockerHost }),
     log: opts.log,
     describe: opts.describe,

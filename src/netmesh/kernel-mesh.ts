@@ -3,7 +3,7 @@
 // nft-ruleset.ts; this module checks that nft can load it, loads it in one transaction per
 // apply(), and owns the one host-wide setting it may change (route_localnet, loopback only).
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { KernelMeshUnavailableError } from '../errors.ts';
@@ -16,6 +16,7 @@ import {
   removeTableScript,
   tableNameProblem,
 } from './nft-ruleset.ts';
+import { firstLines, NFT_TIMEOUT_MS, runNft } from './nft-run.ts';
 
 export interface KernelMeshLog {
   info(obj: object, msg: string): void;
@@ -38,7 +39,6 @@ export interface KernelMeshOptions {
   readonly logger?: KernelMeshLog;
 }
 
-const NFT_TIMEOUT_MS = 15_000;
 const ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 
@@ -242,31 +242,4 @@ function warnIfNotForwarding(logger: KernelMeshLog | undefined): void {
     'kernel mesh: ip_forward is off, so clients on other hosts reach only backends on this node; ' +
       'orca does not change it (sysctl -w net.ipv4.ip_forward=1)',
   );
-}
-
-function runNft(nft: string, script: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(nft, ['-f', '-'], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-      timeout: NFT_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    // EPIPE when nft dies early is reported by its exit code and stderr instead.
-    child.stdin.on('error', () => {});
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(firstLines(stderr.trim()) || `nft ended with ${code ?? signal}`));
-    });
-    child.stdin.end(script);
-  });
-}
-
-function firstLines(text: string, max = 6): string {
-  return text.split('\n').slice(0, max).join('\n');
 }

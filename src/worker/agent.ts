@@ -10,7 +10,15 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { containerLabels, type TaskStatus } from '../api/objects.ts';
 import type { ContainerSummary, EventSubscription, Runtime, RuntimeEvent } from './runtime.ts';
-import { type AssignedTask, forward, rank, recover, TaskController } from './task-controller.ts';
+import type { TaskSandboxes } from './sandboxes.ts';
+import {
+  type AssignedTask,
+  forward,
+  isTerminal,
+  rank,
+  recover,
+  TaskController,
+} from './task-controller.ts';
 
 /** Enough of a pino logger. */
 export interface AgentLog {
@@ -37,6 +45,8 @@ export interface WorkerAgentOptions {
   /** Grace period for containers no task owns (default 10 s, as Swarm's default). */
   readonly orphanGraceMs?: number;
   readonly log?: AgentLog;
+  /** Sets up the namespaces of running tasks on orca networks; absent: nothing to set up. */
+  readonly sandboxes?: TaskSandboxes;
 }
 
 interface Entry {
@@ -63,6 +73,7 @@ export class WorkerAgent {
   readonly #maxTemporary: number;
   readonly #orphanGraceMs: number;
   readonly #log: AgentLog | undefined;
+  readonly #sandboxes: TaskSandboxes | undefined;
 
   readonly #entries = new Map<string, Entry>();
   readonly #pending = new Map<string, TaskStatus>();
@@ -91,6 +102,7 @@ export class WorkerAgent {
     this.#maxTemporary = opts.maxTemporaryFailures ?? 5;
     this.#orphanGraceMs = opts.orphanGraceMs ?? 10_000;
     this.#log = opts.log;
+    this.#sandboxes = opts.sandboxes;
   }
 
   /**
@@ -362,15 +374,30 @@ export class WorkerAgent {
         }
         if (this.#stopped) return;
         this.#setStatus(entry, next);
+        this.#sandbox(entry);
         const action = entry.controller.next(entry.task, entry.status).kind;
         if (action === 'idle' && entry.unassigned) {
           if (this.#entries.get(taskId) === entry) this.#entries.delete(taskId);
+          this.#sandboxes?.release(taskId);
           return;
         }
         if (action !== 'idle' && action !== 'watch') entry.dirty = true;
       }
     } finally {
       entry.loop = null;
+    }
+  }
+
+  /** A started container on orca networks gets its namespace set up; an ended one lets it go. */
+  #sandbox(entry: Entry): void {
+    const sandboxes = this.#sandboxes;
+    if (sandboxes === undefined || (entry.task.attachments?.length ?? 0) === 0) return;
+    const { state, health, containerId } = entry.status;
+    const started = state === 'running' || (state === 'starting' && health === 'starting');
+    if (started && containerId !== undefined && !entry.unassigned && !isTerminal(state)) {
+      sandboxes.ensure(entry.task, containerId);
+    } else if (isTerminal(state) || entry.unassigned) {
+      sandboxes.release(entry.task.meta.id);
     }
   }
 

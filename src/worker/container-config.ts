@@ -2,6 +2,7 @@
 // 20.10+). Pure, so every field's mapping is tested without an engine; docker-runtime.ts only
 // sends what this returns.
 
+import type { WireNetworkAttachment } from '../api/dispatcher-wire.ts';
 import { containerLabels } from '../api/objects.ts';
 import { RuntimeError } from '../errors.ts';
 import type { RuntimeTask } from './runtime.ts';
@@ -28,6 +29,7 @@ export interface EngineCreateBody {
     Memory?: number;
     MemoryReservation?: number;
     PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
+    Dns?: string[];
   };
   ExposedPorts?: Record<string, Record<string, never>>;
 }
@@ -139,8 +141,48 @@ export function createBody(task: RuntimeTask): EngineCreateBody {
       body.HostConfig.PortBindings[key] = bindings;
     }
   }
+  // The engine's resolver (127.0.0.11 on user-defined networks) answers container names and
+  // asks this server for everything else: service names, and through it the host's resolvers.
+  if (task.networks !== undefined && task.networks.length > 0 && task.dns !== undefined) {
+    body.HostConfig.Dns = [task.dns];
+  }
   // reservations.nanoCpus is deliberately not sent: a CPU reservation is a promise the
   // scheduler keeps by not overcommitting nodes, and the engine has no setting that guarantees
   // CPU (CpuShares is only a relative weight under contention), as in Swarm.
   return body;
+}
+
+/** The engine's network for an orca network: named after it, found again by its id label. */
+export interface EngineNetworkBody {
+  Name: string;
+  Driver: 'bridge';
+  CheckDuplicate: true;
+  Internal: boolean;
+  Labels: Record<string, string>;
+  IPAM: { Driver: 'default'; Config: { Subnet: string; Gateway: string }[] };
+}
+
+export const networkLabels = { id: 'orca.network.id', name: 'orca.network.name' } as const;
+
+/**
+ * `orca_<name>`, so `docker network ls` on a node reads like the swarm's networks. The id label,
+ * not the name, says which orca network it is: a network removed and created again under the
+ * same name is another one, with another subnet.
+ */
+export function engineNetworkName(attachment: Pick<WireNetworkAttachment, 'name'>): string {
+  return `orca_${attachment.name}`;
+}
+
+export function engineNetworkBody(attachment: WireNetworkAttachment): EngineNetworkBody {
+  return {
+    Name: engineNetworkName(attachment),
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Internal: attachment.internal,
+    Labels: { [networkLabels.id]: attachment.network, [networkLabels.name]: attachment.name },
+    IPAM: {
+      Driver: 'default',
+      Config: [{ Subnet: attachment.subnet, Gateway: attachment.gateway }],
+    },
+  };
 }

@@ -7,9 +7,16 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import Docker from 'dockerode';
+import type { WireNetworkAttachment } from '../api/dispatcher-wire.ts';
 import { containerLabels, type Labels } from '../api/objects.ts';
 import { ImageUnavailableError, RuntimeError } from '../errors.ts';
-import { containerName, createBody } from './container-config.ts';
+import {
+  containerName,
+  createBody,
+  engineNetworkBody,
+  engineNetworkName,
+  networkLabels,
+} from './container-config.ts';
 import { LogLineSplitter } from './log-lines.ts';
 import type {
   ContainerGone,
@@ -30,7 +37,15 @@ import type {
 
 export type DockerClient = Pick<
   Docker,
-  'getContainer' | 'getImage' | 'createContainer' | 'listContainers' | 'getEvents' | 'pull'
+  | 'getContainer'
+  | 'getImage'
+  | 'createContainer'
+  | 'listContainers'
+  | 'getEvents'
+  | 'pull'
+  | 'getNetwork'
+  | 'listNetworks'
+  | 'createNetwork'
 >;
 
 export interface DockerRuntimeOptions {
@@ -72,6 +87,8 @@ export class DockerRuntime implements Runtime {
   readonly #docker: DockerClient;
   readonly #pullTimeoutMs: number;
   readonly #images: Map<string, { facts: Promise<ImageFacts | null>; until: number }>;
+  /** The engine network of each orca network (by id), once found or created. */
+  readonly #networks = new Map<string, Promise<string>>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#docker = opts.client ?? new Docker(dockerOptions(opts.host ?? defaultDockerHost));
@@ -141,15 +158,99 @@ export class DockerRuntime implements Runtime {
   async create(task: RuntimeTask): Promise<string> {
     const body = createBody(task);
     const name = containerName(task);
+    const networks: { attachment: WireNetworkAttachment; engineId: string }[] = [];
+    for (const attachment of task.networks ?? []) {
+      networks.push({ attachment, engineId: await this.#engineNetwork(attachment) });
+    }
+    let id: string;
     try {
       // _query/_body: without them dockerode also copies the whole body into the URL.
       const container = await this.#docker.createContainer({
         _query: { name },
         _body: body,
       } as Docker.ContainerCreateOptions);
-      return container.id;
+      id = container.id;
     } catch (err) {
       throw runtimeError(`create container ${name}`, err);
+    }
+    // Engine API 1.41 attaches one network at create; the others (all of orca's) are connected
+    // before the first start, at the address the manager gave the task.
+    for (const { attachment, engineId } of networks) {
+      try {
+        await this.#docker.getNetwork(engineId).connect({
+          Container: id,
+          EndpointConfig: { IPAMConfig: { IPv4Address: attachment.addr } },
+        });
+      } catch (err) {
+        if (statusOf(err) === 404) this.#networks.delete(attachment.network);
+        await this.remove(id).catch(() => {});
+        throw runtimeError(
+          `connect container ${name} to network ${attachment.name} at ${attachment.addr}`,
+          err,
+        );
+      }
+    }
+    return id;
+  }
+
+  /** The engine network's id for an orca network, created with its subnet when missing. */
+  #engineNetwork(attachment: WireNetworkAttachment): Promise<string> {
+    const known = this.#networks.get(attachment.network);
+    if (known !== undefined) return known;
+    const found = this.#findOrCreateNetwork(attachment);
+    this.#networks.set(attachment.network, found);
+    found.catch(() => this.#networks.delete(attachment.network));
+    return found;
+  }
+
+  async #findOrCreateNetwork(attachment: WireNetworkAttachment): Promise<string> {
+    const what = `network ${attachment.name}`;
+    for (let attempt = 0; ; attempt++) {
+      const existing = await this.#orcaNetworks(`${networkLabels.id}=${attachment.network}`);
+      if (existing[0] !== undefined) return existing[0].Id;
+      try {
+        const created = await this.#docker.createNetwork(
+          engineNetworkBody(attachment) as unknown as Docker.NetworkCreateOptions,
+        );
+        return created.id;
+      } catch (err) {
+        // Another node sharing this engine created it first (409), or an engine network of
+        // an orca network since removed holds the name or the subnet: clear it once, unused.
+        const retry =
+          attempt < 2 &&
+          ((attempt === 0 && (await this.#removeStaleNetworks(attachment))) ||
+            statusOf(err) === 409);
+        if (!retry) throw runtimeError(`create ${what} (subnet ${attachment.subnet})`, err);
+      }
+    }
+  }
+
+  /**
+   * Removes the engine networks of other orca networks that take `attachment`'s name or subnet
+   * and no container uses; whether any was removed.
+   */
+  async #removeStaleNetworks(attachment: WireNetworkAttachment): Promise<boolean> {
+    const name = engineNetworkName(attachment);
+    let removed = false;
+    for (const n of await this.#orcaNetworks(networkLabels.id)) {
+      if (n.Labels?.[networkLabels.id] === attachment.network) continue;
+      const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet);
+      if (n.Name !== name && !subnets.includes(attachment.subnet)) continue;
+      try {
+        await this.#docker.getNetwork(n.Id).remove();
+        removed = true;
+      } catch {
+        // In use (its tasks are still winding down) or gone already: the next try says which.
+      }
+    }
+    return removed;
+  }
+
+  async #orcaNetworks(label: string): Promise<Docker.NetworkInspectInfo[]> {
+    try {
+      return await this.#docker.listNetworks({ filters: { label: [label] } });
+    } catch (err) {
+      throw runtimeError('list networks', err);
     }
   }
 
@@ -186,6 +287,7 @@ export class DockerRuntime implements Runtime {
       labels: raw.Config.Labels ?? {},
       ports: hostPortBindings(raw.NetworkSettings?.Ports),
       addr: (raw.NetworkSettings as { IPAddress?: string } | undefined)?.IPAddress ?? '',
+      ...(s.Running && s.Pid > 0 ? { pid: s.Pid } : {}),
     };
   }
 

@@ -6,6 +6,7 @@
 // ImageUnavailableError, both from src/errors.ts.
 
 import type { Readable } from 'node:stream';
+import type { WireNetworkAttachment } from '../api/dispatcher-wire.ts';
 import type { ContainerSpec, Labels, PortProtocol, Resources, TaskPort } from '../api/objects.ts';
 
 /** What the runtime needs to know about a task to create its container. */
@@ -20,6 +21,14 @@ export interface RuntimeTask {
   readonly resources: Resources;
   /** Ports to publish on the node, ingress ones on a host port the engine picks; absent: none. */
   readonly ports?: readonly TaskPort[];
+  /**
+   * The orca networks to join, each at the task's own address; absent: none. The engine's
+   * network for each is created when missing, and the container resolves names through orca's
+   * DNS (`dns`).
+   */
+  readonly networks?: readonly WireNetworkAttachment[];
+  /** The nameserver the container's resolver asks (with networks only). */
+  readonly dns?: string;
 }
 
 /** Docker's container states, as the engine reports them. */
@@ -55,6 +64,8 @@ export interface ContainerInfo {
   readonly ports?: readonly HostPortBinding[];
   /** Its address on the engine's default network; absent or '' when it has none. */
   readonly addr?: string;
+  /** Its main process on the host, while it runs: the way into its network namespace. */
+  readonly pid?: number;
 }
 
 export interface HostPortBinding {

@@ -23,6 +23,7 @@ import {
   MANAGERS_METADATA_KEY,
   type SessionStream,
   type StatusUpdate,
+  type WireDiscoveryNetwork,
   type WireServiceEndpoints,
   type WorkerMessage,
 } from '../api/dispatcher-wire.ts';
@@ -30,6 +31,7 @@ import type { NodeDescription, NodeRole, TaskStatus } from '../api/objects.ts';
 import { type AgentLog, WorkerAgent, type WorkerAgentOptions } from './agent.ts';
 import { LogReaders, type LogUplink, parseLogSubscription } from './log-readers.ts';
 import type { Runtime } from './runtime.ts';
+import { NamespaceSandboxes, type SandboxHost } from './sandboxes.ts';
 
 export interface SessionLog extends AgentLog {
   info(obj: object, msg: string): void;
@@ -53,6 +55,10 @@ export interface WorkerSessionOptions {
   readonly dataPathAddr?: string;
   /** The routing mesh's table, each time the dispatcher sends it. */
   readonly onEndpoints?: (services: readonly WireServiceEndpoints[]) => void;
+  /** Service discovery's table, each time the dispatcher sends it. */
+  readonly onDiscovery?: (networks: readonly WireDiscoveryNetwork[]) => void;
+  /** Sets up the namespaces of tasks on orca networks (their DNS and VIPs); absent: none. */
+  readonly sandboxHost?: SandboxHost;
   readonly runtime: Runtime;
   readonly log?: SessionLog;
   readonly credentials?: grpc.ChannelCredentials;
@@ -109,6 +115,9 @@ export class WorkerSession {
       nodeId: opts.nodeId,
       log: this.#log,
       onStatus: (taskId, status) => this.#queueReport(taskId, status),
+      ...(opts.sandboxHost === undefined
+        ? {}
+        : { sandboxes: new NamespaceSandboxes(opts.runtime, opts.sandboxHost, this.#log) }),
     });
     this.#logReaders = new LogReaders({ runtime: opts.runtime, nodeId: opts.nodeId });
   }
@@ -266,6 +275,9 @@ export class WorkerSession {
             break;
           case 'endpoints':
             if (Array.isArray(msg.services)) this.#opts.onEndpoints?.(msg.services);
+            break;
+          case 'discovery':
+            if (Array.isArray(msg.networks)) this.#opts.onDiscovery?.(msg.networks);
             break;
           case 'assignments':
             if (Array.isArray(msg.tasks)) this.#agent.setAssignments(msg.tasks);

@@ -7,6 +7,7 @@
 
 import { constants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { WireNetworkAttachment } from '../api/dispatcher-wire.ts';
 import {
   type PortStatus,
   type Task,
@@ -15,6 +16,7 @@ import {
   taskStates,
 } from '../api/objects.ts';
 import { ImageUnavailableError, RuntimeError } from '../errors.ts';
+import { SANDBOX_DNS_ADDR } from '../netmesh/sandbox/service-discovery.ts';
 import type { ContainerGone, ContainerInfo, Runtime, RuntimeTask } from './runtime.ts';
 
 /**
@@ -23,6 +25,8 @@ import type { ContainerGone, ContainerInfo, Runtime, RuntimeTask } from './runti
  */
 export interface AssignedTask extends Task {
   readonly serviceName: string;
+  /** The orca networks it joins, as the dispatcher describes them; absent: none. */
+  readonly attachments?: readonly WireNetworkAttachment[];
 }
 
 /** What the next step does: at most one Runtime call, or none. */
@@ -218,6 +222,9 @@ export function runtimeTask(task: AssignedTask): RuntimeTask {
     spec: task.spec.container,
     resources: task.spec.resources,
     ...(task.ports === undefined ? {} : { ports: task.ports }),
+    ...(task.attachments === undefined || task.attachments.length === 0
+      ? {}
+      : { networks: task.attachments, dns: SANDBOX_DNS_ADDR }),
   };
 }
 

@@ -223,4 +223,26 @@ describe('service --network flags', () => {
     assert.match(out, /^Networks: +front gone \(aliases: a\)$/m);
     assert.doesNotMatch(formatServicePretty({ ...svc, spec }), /Networks/);
   });
+
+  it('shows the virtual IPs by network name in inspect --pretty, and ports beside them', () => {
+    const spec = serviceSpecFromCreate('nginx:1', [], { name: 'web', publish: ['8080:80'] }, ctx);
+    const svc = {
+      meta: { id: 'svc', version: 1, createdAt: '', updatedAt: '' },
+      spec,
+      endpoint: {
+        ports: [],
+        virtualIps: [
+          { network: front.meta.id, addr: '10.0.0.254' },
+          { network: 'gone', addr: '10.0.1.254' },
+        ],
+      },
+      previousSpec: null,
+      updateStatus: null,
+    };
+    const out = formatServicePretty(svc, new Map([[front.meta.id, 'front']]));
+    assert.match(out, /^Virtual IPs: +front=10\.0\.0\.254 gone=10\.0\.1\.254$/m);
+    // An endpoint of VIPs only: the ports are the spec's.
+    assert.match(out, /^ PublishedPort: +8080$/m);
+    assert.doesNotMatch(formatServicePretty({ ...svc, endpoint: { ports: [] } }), /Virtual IPs/);
+  });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { orcaBin, type Run, runOrca } from '../daemon/support/cli.ts';
-import { removeNodeContainers } from '../daemon/support/daemon.ts';
+import { removeNodeContainers, removeOrcaNetworks } from '../daemon/support/daemon.ts';
 import { waitFor } from '../support/wait.ts';
 import { type Host, NetnsCluster, netnsUnsupported, type Proc } from './netns.ts';
 
@@ -201,5 +201,8 @@ export class OrcaCluster {
     }
     await this.net.destroy();
     for (const id of this.#nodeIds) await removeNodeContainers(id);
+    // The engine networks the nodes made for orca networks: unused now, and their subnets would
+    // clash with the next cluster's networks of the same names.
+    await removeOrcaNetworks();
   }
 }

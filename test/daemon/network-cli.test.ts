@@ -92,10 +92,17 @@ describe('orca network commands against a daemon', () => {
       { target: id },
       { target: dataId, aliases: ['www'] },
     ]);
-    assert.match(
-      await ok('service', 'inspect', '--pretty', 'web'),
-      /^Networks: +front data \(aliases: www\)$/m,
-    );
+    // A vip service: one VIP per network, from the top of each subnet.
+    assert.deepEqual(svc?.endpoint, {
+      ports: [],
+      virtualIps: [
+        { network: id, addr: '10.0.0.254' },
+        { network: dataId, addr: '10.20.255.254' },
+      ],
+    });
+    const pretty = await ok('service', 'inspect', '--pretty', 'web');
+    assert.match(pretty, /^Networks: +front data \(aliases: www\)$/m);
+    assert.match(pretty, /^Virtual IPs: +front=10\.0\.0\.254 data=10\.20\.255\.254$/m);
 
     const missing = await orca(
       'service',
@@ -121,6 +128,7 @@ describe('orca network commands against a daemon', () => {
     await ok('service', 'update', '--detach', '--network-rm', 'front', 'web');
     const [moved] = JSON.parse(await ok('service', 'inspect', 'web')) as Service[];
     assert.deepEqual(moved?.spec.task.networks, [{ target: dataId, aliases: ['www'] }]);
+    assert.deepEqual(moved?.endpoint?.virtualIps, [{ network: dataId, addr: '10.20.255.254' }]);
     const twice = await orca('service', 'update', '--detach', '--network-add', 'data', 'web');
     assert.equal(twice.code, 2, twice.stderr);
     assert.match(twice.stderr, /--network-add: the service is already attached to network data/);

@@ -66,7 +66,8 @@ export class FakeRuntime implements Runtime {
 
   async start(id: string): Promise<void> {
     this.#enter('start', id);
-    this.set(id, { state: 'running', startedAt: 'now', health: this.healthOnStart });
+    const pid = 1000 + Number(id.slice(1));
+    this.set(id, { state: 'running', startedAt: 'now', health: this.healthOnStart, pid });
   }
 
   setHealth(id: string, health: ContainerInfo['health']): void {
@@ -103,7 +104,8 @@ export class FakeRuntime implements Runtime {
   }
 
   exit(id: string, exitCode: number): void {
-    this.set(id, { state: 'exited', exitCode, finishedAt: 'now' });
+    const { pid: _gone, ...c } = this.containers.get(id) ?? containerInfo(id);
+    this.containers.set(id, { ...c, state: 'exited', exitCode, finishedAt: 'now' });
   }
 
   /** A change behind the worker's back, with no event (as across an event stream gap). */

@@ -19,7 +19,7 @@ export function endpointTable(
     if (ports.length === 0) continue;
     const tasks: WireTaskEndpoint[] = [];
     for (const task of tasksOf(service.meta.id)) {
-      if (!takesTraffic(task)) continue;
+      if (!takesTraffic(task) || task.status.ports === undefined) continue;
       const node = nodeOf(task.nodeId);
       if (node === undefined || node.status.state === 'down') continue;
       tasks.push({
@@ -36,11 +36,11 @@ export function endpointTable(
   return table.sort((a, b) => (a.serviceId < b.serviceId ? -1 : 1));
 }
 
-function takesTraffic(task: Task): boolean {
+/** Runs, is not unhealthy, and is meant to keep running: the mesh and the DNS may send clients to it. */
+export function takesTraffic(task: Task): boolean {
   return (
     task.desiredState === 'running' &&
     task.status.state === 'running' &&
-    task.status.health !== 'unhealthy' &&
-    task.status.ports !== undefined
+    task.status.health !== 'unhealthy'
   );
 }

@@ -8,7 +8,14 @@ import type {
   TaskListRequest,
   TaskView,
 } from '../../api/control-wire.ts';
-import type { Node, Service, ServiceSpec, Task } from '../../api/objects.ts';
+import type {
+  Network,
+  Node,
+  Service,
+  ServiceEndpoint,
+  ServiceSpec,
+  Task,
+} from '../../api/objects.ts';
 import { maxReplicas } from '../../api/service-defaults.ts';
 import {
   InvalidFlagsError,
@@ -18,6 +25,13 @@ import {
   TransactionTooLargeError,
 } from '../../errors.ts';
 import { newId, type Store, type WriteTx } from '../../store/index.ts';
+import {
+  AddressBook,
+  type AddressShortfall,
+  addressSource,
+  endpointOf,
+  virtualIps,
+} from '../allocator/addresses.ts';
 import { allocatePorts } from '../allocator/ports.ts';
 import { generateServiceName } from './names.ts';
 import { attachNetworks } from './networks.ts';
@@ -123,12 +137,55 @@ export function serviceStatus(service: Service, tasks: readonly Task[]): Service
   return { runningTasks, desiredTasks, completedTasks };
 }
 
-/** `svc` with `spec` and the ports it publishes allocated against every other service's. */
+/** `svc` with `spec` and its endpoint allocated for it (see endpointFor). */
 function withEndpoint(svc: Service, spec: ServiceSpec, tx: WriteTx): Service {
-  const others = [...tx.services.all()].filter((s) => s.meta.id !== svc.meta.id);
   const { endpoint: _old, ...rest } = svc;
-  const endpoint = allocatePorts(spec.endpoint, svc.endpoint, others);
+  const endpoint = endpointFor(spec, svc, tx);
   return { ...rest, spec, ...(endpoint === undefined ? {} : { endpoint }) };
+}
+
+/**
+ * What a service with `spec` (its networks already ids) gets: the ports it publishes allocated
+ * against every other service's, and in `vip` mode a virtual IP on each of its networks, those
+ * of `current` (null on create) kept. Absent when there is neither. A network that gets a new
+ * virtual IP is written back unchanged, as attachNetworks does: two writes giving one out on it
+ * from the same state are then ordered by the log, the later one refused, instead of both
+ * taking the same address.
+ */
+function endpointFor(
+  spec: ServiceSpec,
+  current: Service | null,
+  tx: WriteTx,
+): ServiceEndpoint | undefined {
+  const others = tx.services.all().filter((s) => s.meta.id !== current?.meta.id);
+  const ports = allocatePorts(spec.endpoint, current?.endpoint, others);
+  const vips = virtualIps(
+    spec.endpoint,
+    spec.task.networks,
+    current?.endpoint?.virtualIps,
+    new AddressBook(addressSource(tx)),
+  );
+  const short = vips.shortfalls[0];
+  if (short !== undefined) throw noVirtualIp(short, tx.networks.get(short.network));
+  for (const id of vips.fresh) {
+    const network = tx.networks.get(id);
+    if (network !== undefined) tx.networks.update(network);
+  }
+  return endpointOf(ports?.ports ?? [], vips.addrs);
+}
+
+function noVirtualIp(short: AddressShortfall, network: Network | undefined): OrcaError {
+  const path = `spec.task.networks[${short.index}]`;
+  if (network === undefined) {
+    return new OrcaError(
+      'ORCA_NOT_FOUND',
+      `${path}.target: network ${short.network} not found; create it first, or leave it out`,
+    );
+  }
+  return new OrcaError(
+    'ORCA_POOL_EXHAUSTED',
+    `${path}: network ${network.spec.name} (${network.subnet}) has no free address left for the service's virtual IP; remove services or tasks from that network, attach the service to another network, or use --endpoint-mode dnsrr`,
+  );
 }
 
 export class ServiceApi {
@@ -152,10 +209,11 @@ export class ServiceApi {
         let name = spec.name;
         if (name === '') name = generateServiceName(taken, id, this.#opts.random);
         else if (taken(name)) throw nameInUse(name);
-        const endpoint = allocatePorts(spec.endpoint, undefined, tx.services.all());
+        const attached = attachNetworks({ ...spec, name }, tx, null);
+        const endpoint = endpointFor(attached, null, tx);
         tx.services.create(
           {
-            spec: attachNetworks({ ...spec, name }, tx, null),
+            spec: attached,
             previousSpec: null,
             updateStatus: null,
             ...(endpoint === undefined ? {} : { endpoint }),

@@ -4,14 +4,46 @@
 // A task the store no longer holds drops out of the set, which tells the worker to remove its
 // container: that is how the task reaper's deletes reach the node.
 
-import type { WireAssignedTask } from '../../api/dispatcher-wire.ts';
-import type { Task } from '../../api/objects.ts';
+import type { WireAssignedTask, WireNetworkAttachment } from '../../api/dispatcher-wire.ts';
+import type { Network, Task } from '../../api/objects.ts';
 
 export function assignmentSet(
   tasks: readonly Task[],
   serviceName: (serviceId: string) => string,
+  network: (networkId: string) => Network | undefined = () => undefined,
 ): WireAssignedTask[] {
-  return assigned(tasks).map((t) => ({ ...t, serviceName: serviceName(t.serviceId) }));
+  return assigned(tasks).map((t) => {
+    const attachments = networkAttachments(t, network);
+    return {
+      ...t,
+      serviceName: serviceName(t.serviceId),
+      ...(attachments.length === 0 ? {} : { attachments }),
+    };
+  });
+}
+
+/**
+ * What the node needs of each network the task has an address on. A network removed since the
+ * task was created (only a task winding down can outlive its network) is left out.
+ */
+function networkAttachments(
+  task: Task,
+  network: (networkId: string) => Network | undefined,
+): WireNetworkAttachment[] {
+  const out: WireNetworkAttachment[] = [];
+  for (const { network: id, addr } of task.networks ?? []) {
+    const n = network(id);
+    if (n === undefined) continue;
+    out.push({
+      network: id,
+      name: n.spec.name,
+      subnet: n.subnet,
+      gateway: n.gateway,
+      internal: n.spec.internal ?? false,
+      addr,
+    });
+  }
+  return out;
 }
 
 /**

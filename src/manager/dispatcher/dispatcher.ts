@@ -21,6 +21,7 @@ import {
   encodeMessage,
   MANAGERS_METADATA_KEY,
   type SessionCall,
+  type WireDiscoveryNetwork,
   type WireServiceEndpoints,
   type WorkerMessage,
 } from '../../api/dispatcher-wire.ts';
@@ -28,6 +29,7 @@ import type { NodeDescription, NodeRole, NodeState, TaskStatus } from '../../api
 import { callerIdentity } from '../../ca/index.ts';
 import { StoreConflictError } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
+import { discoveryTable } from '../allocator/discovery-table.ts';
 import { endpointTable } from '../allocator/endpoint-table.ts';
 import { type LoopLog, type ReconcileLoop, runPasses, silentLog } from '../loops/reconcile.ts';
 import { assignmentKey, assignmentSet } from './assignments.ts';
@@ -107,6 +109,8 @@ export class Dispatcher implements ReconcileLoop {
   #flushing: Promise<void> | null = null;
   /** The mesh table as of a store index, shared by every session's pass over that change. */
   #endpoints: { index: number; key: string; services: WireServiceEndpoints[] } | null = null;
+  /** Service discovery's table as of a store index, shared the same way. */
+  #discovery: { index: number; key: string; networks: WireDiscoveryNetwork[] } | null = null;
 
   constructor(opts: DispatcherOptions) {
     this.#store = opts.store;
@@ -270,6 +274,18 @@ export class Dispatcher implements ReconcileLoop {
     return this.#endpoints;
   }
 
+  /** Service discovery's table for the store as it is now, and a key that changes with it. */
+  discovery(): { key: string; networks: WireDiscoveryNetwork[] } {
+    const index = this.#store.index;
+    if (this.#discovery?.index !== index) {
+      const networks = this.#store.view((tx) =>
+        discoveryTable(tx.networks.all(), tx.services.all(), (id) => tx.tasks.byService(id)),
+      );
+      this.#discovery = { index, key: JSON.stringify(networks), networks };
+    }
+    return this.#discovery;
+  }
+
   get grace(): number {
     return this.#grace;
   }
@@ -388,6 +404,7 @@ class NodeSession {
   #lastSeen: number;
   #sentKey: string | null = null;
   #endpointsKey: string | null = null;
+  #discoveryKey: string | null = null;
   readonly #dataPathAddr: string | undefined;
   #heartbeat: NodeJS.Timeout | null = null;
   #closed = false;
@@ -434,7 +451,7 @@ class NodeSession {
     let roleSent: NodeRole | undefined;
     void runPasses({
       store: d.store,
-      tables: ['tasks', 'services', 'nodes'],
+      tables: ['tasks', 'services', 'nodes', 'networks'],
       signal: this.#halt.signal,
       pass: async () => {
         // The role its Node asks for (promote, demote): the node itself makes the change.
@@ -446,6 +463,7 @@ class NodeSession {
         }
         // The mesh first: a task leaves every node's table before its own node stops it.
         this.#sendEndpoints();
+        this.#sendDiscovery();
         this.#sendAssignments();
         // Managers join and leave while a session lasts; a worker restarted later must still
         // know them all (their nodes' changes wake this pass).
@@ -516,11 +534,20 @@ class NodeSession {
     this.#send({ type: 'endpoints', services });
   }
 
+  #sendDiscovery(): void {
+    if (this.#closed) return;
+    const { key, networks } = this.#d.discovery();
+    if (key === this.#discoveryKey) return;
+    this.#discoveryKey = key;
+    this.#send({ type: 'discovery', networks });
+  }
+
   #sendAssignments(): void {
     if (this.#closed) return;
-    const { tasks, services } = this.#d.store.view((tx) => ({
+    const { tasks, services, networks } = this.#d.store.view((tx) => ({
       tasks: tx.tasks.byNode(this.nodeId),
       services: tx.services.all(),
+      networks: new Map(tx.networks.all().map((n) => [n.meta.id, n])),
     }));
     // A removed service's name is still needed to wind its containers down.
     for (const s of services) this.#serviceNames.set(s.meta.id, s.spec.name);
@@ -528,7 +555,10 @@ class NodeSession {
     const key = assignmentKey(tasks, name);
     if (key === this.#sentKey) return;
     this.#sentKey = key;
-    this.#send({ type: 'assignments', tasks: assignmentSet(tasks, name) });
+    this.#send({
+      type: 'assignments',
+      tasks: assignmentSet(tasks, name, (id) => networks.get(id)),
+    });
   }
 
   #send(msg: DispatcherMessage): void {

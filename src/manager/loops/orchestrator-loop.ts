@@ -16,6 +16,7 @@ import {
   reapRemovedService,
   reconcileService,
 } from '../orchestrator/index.ts';
+import { Addressing, noteText } from './addressing.ts';
 import {
   type LoopLog,
   type PassResult,
@@ -31,6 +32,11 @@ export interface OrchestratorLoopOptions {
   readonly log?: LoopLog;
   /** After a refused write, pass again this soon even if no commit arrives (default 500 ms). */
   readonly retryMs?: number;
+  /**
+   * After a task was left out because a network had no free address, decide its service again
+   * this soon (default 5 s): an address is freed by another service's task as often as by its own.
+   */
+  readonly addressRetryMs?: number;
 }
 
 /** Swarm's default, for a store that has no cluster object yet. */
@@ -51,6 +57,7 @@ export class OrchestratorLoop implements ReconcileLoop {
   readonly #now: () => number;
   readonly #log: LoopLog;
   readonly #retryMs: number;
+  readonly #addressRetryMs: number;
   readonly #halt = new AbortController();
   /** The services the events since the last pass touched; 'all' after one that touched all. */
   #dirty: Set<string> | 'all' = 'all';
@@ -62,6 +69,7 @@ export class OrchestratorLoop implements ReconcileLoop {
     this.#now = opts.now ?? Date.now;
     this.#log = opts.log ?? silentLog;
     this.#retryMs = opts.retryMs ?? 500;
+    this.#addressRetryMs = opts.addressRetryMs ?? 5_000;
   }
 
   run(signal: AbortSignal): Promise<void> {
@@ -195,7 +203,12 @@ export class OrchestratorLoop implements ReconcileLoop {
     for (const { id, changes } of decided) {
       if (isEmpty(changes)) continue;
       try {
-        await this.#apply(changes);
+        if (await this.#apply(changes)) {
+          // A network was full: nothing in this service's own tasks may change to wake it
+          // when another service's task frees an address, so it asks again by itself.
+          const at = this.#now() + this.#addressRetryMs;
+          this.#wakeAts.set(id, Math.min(this.#wakeAts.get(id) ?? at, at));
+        }
       } catch (err) {
         retry = true;
         const level = err instanceof StoreConflictError ? 'debug' : 'warn';
@@ -207,14 +220,24 @@ export class OrchestratorLoop implements ReconcileLoop {
     return { wakeAt, retry };
   }
 
-  async #apply(changes: Changes): Promise<void> {
+  /**
+   * Writes one service's changes, giving the new tasks their network addresses from the state
+   * the write reads. Returns whether a task was left out for want of a free address.
+   */
+  async #apply(changes: Changes): Promise<boolean> {
+    let addressing: Addressing | null = null;
     const write = (tx: WriteTx) => {
-      for (const task of changes.create) tx.tasks.create(task);
+      const a = new Addressing(tx);
+      addressing = a;
+      for (const task of changes.create) {
+        const addressed = a.task(task);
+        if (addressed !== null) tx.tasks.create(addressed);
+      }
       for (const { task, desiredState } of changes.update.values()) {
         tx.tasks.update({ ...task, desiredState });
       }
       for (const id of changes.delete) if (tx.tasks.get(id) !== undefined) tx.tasks.delete(id);
-      if (changes.service !== null) tx.services.update(changes.service);
+      if (changes.service !== null) tx.services.update(a.service(changes.service));
     };
     try {
       await this.#store.update(write);
@@ -223,6 +246,10 @@ export class OrchestratorLoop implements ReconcileLoop {
       if (!(err instanceof TransactionTooLargeError)) throw err;
       await this.#store.batch(write);
     }
+    const done = addressing as Addressing | null;
+    if (done === null) return false;
+    for (const note of done.notes) this.#log.warn(note, noteText(note));
+    return done.exhausted;
   }
 }
 

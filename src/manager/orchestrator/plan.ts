@@ -66,7 +66,8 @@ export class PlanBuilder {
 /**
  * A new task for a slot (replicated) or a node (global: `nodeId` set, slot 0). It starts
  * 'pending', not Swarm's 'new': in Swarm the allocator moves it on once its network resources
- * exist, and orca has no allocator yet, so the scheduler takes it straight away.
+ * exist; orca's loop gives its network addresses in the transaction that creates it (see
+ * loops/addressing.ts), so the scheduler takes it straight away.
  */
 export function newTask(service: Service, slot: number, nodeId: string, now: number): NewTask {
   const ports = taskPorts(service.endpoint);

@@ -88,8 +88,9 @@ function sameSpec(mine: TaskSpec, spec: TaskSpec): boolean {
 }
 
 function samePorts(task: Task, service: Service): boolean {
-  // Most services publish nothing: no list to build for them.
-  if (task.ports === undefined && service.endpoint === undefined) return true;
+  // Most services publish nothing: no list to build for them. An endpoint may hold only
+  // virtual IPs, which are not the task's.
+  if (task.ports === undefined && (service.endpoint?.ports.length ?? 0) === 0) return true;
   return isDeepStrictEqual(task.ports ?? [], taskPorts(service.endpoint));
 }
 

@@ -8,7 +8,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { DnsConfigError } from './errors.ts';
 import { forward, type Transport } from './forwarder.ts';
-import { RecordTable } from './record-table.ts';
+import { type DnsClient, RecordTable } from './record-table.ts';
 import { parseUpstream, readResolvConf, type Upstream, upstreamLabel } from './upstreams.ts';
 import {
   CLASS_IN,
@@ -31,9 +31,10 @@ export interface DnsLogger {
 }
 
 export interface DnsServerOptions {
-  readonly bindAddr: string;
+  /** Absent: the server listens on nothing of its own and answers only on adopted sockets. */
+  readonly bindAddr?: string;
   /** 0 picks a free port, the same one for UDP and TCP. */
-  readonly port: number;
+  readonly port?: number;
   /** `ip` or `ip:port`; default: the nameservers of /etc/resolv.conf. */
   readonly upstreams?: readonly string[];
   readonly ttlSeconds?: number;
@@ -58,9 +59,16 @@ const FAILURE_LOG_EVERY_MS = 10_000;
 
 const silentLogger: DnsLogger = { warn() {} };
 
-interface Running {
+/** A UDP socket and a TCP server on the same address and port. */
+export interface DnsSockets {
   readonly udp: UdpSocket;
   readonly tcp: Server;
+}
+
+interface Running {
+  /** Its own sockets; absent when it serves adopted ones only. */
+  readonly own: DnsSockets | undefined;
+  readonly adopted: Map<string, DnsSockets>;
   readonly connections: Set<Socket>;
   readonly abort: AbortController;
   readonly address: string;
@@ -87,14 +95,15 @@ export class DnsServer {
       throw new DnsConfigError(`ttlSeconds ${ttlSeconds} is not a whole number of seconds`);
     const upstreamTexts = options.upstreams ?? (await readResolvConf());
     const upstreams = upstreamTexts.map(parseUpstream);
-    const { udp, tcp, port } = await bindBoth(options.bindAddr, options.port);
+    const address = options.bindAddr ?? '';
+    const bound = address === '' ? undefined : await bindBoth(address, options.port ?? 53);
     const running: Running = {
-      udp,
-      tcp,
+      own: bound,
+      adopted: new Map(),
       connections: new Set(),
       abort: new AbortController(),
-      address: options.bindAddr,
-      port,
+      address,
+      port: bound?.port ?? 0,
       ttlSeconds,
       timeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
       maxForwarding: options.maxForwarding ?? DEFAULT_MAX_FORWARDING,
@@ -102,15 +111,50 @@ export class DnsServer {
     };
     this.#running = running;
     this.#setUpstreamList(upstreams);
+    if (bound !== undefined) this.#serve(running, bound, null);
+    return { address, port: running.port };
+  }
+
+  /**
+   * Answers on sockets bound elsewhere (inside a task's network namespace) until released or
+   * stopped. Questions that come by them see the names of `scopes`, whatever their source
+   * address: the socket says which task asks. A key adopted again replaces its sockets.
+   */
+  adopt(key: string, sockets: DnsSockets, scopes: readonly string[]): void {
+    const r = this.#running;
+    if (r === undefined) {
+      closeSockets(sockets);
+      throw new DnsConfigError('the DNS server is not started');
+    }
+    this.release(key);
+    r.adopted.set(key, sockets);
+    this.#serve(r, sockets, { scopes: [...scopes] });
+  }
+
+  /** Closes the sockets adopted under `key`; unknown keys are fine. */
+  release(key: string): void {
+    const r = this.#running;
+    const sockets = r?.adopted.get(key);
+    if (r === undefined || sockets === undefined) return;
+    r.adopted.delete(key);
+    closeSockets(sockets);
+  }
+
+  /** The keys of the adopted sockets. */
+  adoptedKeys(): string[] {
+    return [...(this.#running?.adopted.keys() ?? [])];
+  }
+
+  /** `scopes` null: the client is known by its source address. */
+  #serve(r: Running, { udp, tcp }: DnsSockets, scopes: DnsClient | null): void {
     udp.on('message', (msg, rinfo) => {
-      this.#onUdp(running, msg, rinfo).catch((err: unknown) =>
-        running.logger.warn({ err: String(err) }, 'dns: cannot answer'),
+      this.#onUdp(r, udp, msg, rinfo, scopes).catch((err: unknown) =>
+        r.logger.warn({ err: String(err) }, 'dns: cannot answer'),
       );
     });
-    udp.on('error', (err) => running.logger.warn({ err: err.message }, 'dns: udp socket error'));
-    tcp.on('connection', (conn) => this.#onTcp(running, conn));
-    tcp.on('error', (err) => running.logger.warn({ err: err.message }, 'dns: tcp server error'));
-    return { address: options.bindAddr, port };
+    udp.on('error', (err) => r.logger.warn({ err: err.message }, 'dns: udp socket error'));
+    tcp.on('connection', (conn) => this.#onTcp(r, conn, scopes));
+    tcp.on('error', (err) => r.logger.warn({ err: err.message }, 'dns: tcp server error'));
   }
 
   /** Where the server listens, once started. */
@@ -140,9 +184,13 @@ export class DnsServer {
     this.#running = undefined;
     r.abort.abort();
     for (const conn of r.connections) conn.destroy();
+    for (const sockets of r.adopted.values()) closeSockets(sockets);
+    r.adopted.clear();
+    if (r.own === undefined) return;
+    const { udp, tcp } = r.own;
     await Promise.all([
-      new Promise<void>((resolve) => r.udp.close(() => resolve())),
-      new Promise<void>((resolve) => r.tcp.close(() => resolve())),
+      new Promise<void>((resolve) => udp.close(() => resolve())),
+      new Promise<void>((resolve) => tcp.close(() => resolve())),
     ]);
   }
 
@@ -158,18 +206,28 @@ export class DnsServer {
       );
   }
 
-  async #onUdp(r: Running, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
-    const answer = await this.#answer(r, msg, rinfo.address, 'udp');
+  async #onUdp(
+    r: Running,
+    udp: UdpSocket,
+    msg: Buffer,
+    rinfo: RemoteInfo,
+    scopes: DnsClient | null,
+  ): Promise<void> {
+    const answer = await this.#answer(r, msg, scopes ?? rinfo.address, 'udp');
     if (answer === undefined || this.#running !== r) return;
-    r.udp.send(answer, rinfo.port, rinfo.address);
+    try {
+      udp.send(answer, rinfo.port, rinfo.address);
+    } catch {
+      // Released while the question was out: its task is gone.
+    }
   }
 
-  #onTcp(r: Running, conn: Socket): void {
+  #onTcp(r: Running, conn: Socket, scopes: DnsClient | null): void {
     r.connections.add(conn);
     conn.setTimeout(TCP_IDLE_MS, () => conn.destroy());
     conn.on('error', () => conn.destroy());
     conn.on('close', () => r.connections.delete(conn));
-    const client = conn.remoteAddress ?? '';
+    const client = scopes ?? conn.remoteAddress ?? '';
     let buffered = Buffer.alloc(0);
     conn.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
@@ -196,7 +254,7 @@ export class DnsServer {
   async #answer(
     r: Running,
     msg: Buffer,
-    client: string,
+    client: DnsClient,
     transport: Transport,
   ): Promise<Buffer | undefined> {
     if (msg.length < 12 || isResponse(msg)) return undefined;
@@ -254,6 +312,15 @@ export class DnsServer {
     this.#lastFailureLog = now;
     this.#failuresUnlogged = 0;
   }
+}
+
+function closeSockets({ udp, tcp }: DnsSockets): void {
+  try {
+    udp.close();
+  } catch {
+    // already closed
+  }
+  tcp.close();
 }
 
 function isSelf(u: Upstream, address: string, port: number): boolean {

@@ -7,6 +7,7 @@ export {
   type DnsLogger,
   DnsServer,
   type DnsServerOptions,
+  type DnsSockets,
 } from './dns-server.ts';
 export { DnsConfigError } from './errors.ts';
 export { type EndpointMode, type ServiceEndpoint, serviceRecords } from './service-records.ts';

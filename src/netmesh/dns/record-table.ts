@@ -70,12 +70,12 @@ export class RecordTable {
    * other questions for the name must not move the rotation); undefined when the name is not
    * one of the client's scopes' names (the server forwards it then). An empty list means the
    * name is known but has nothing to answer with: a dnsrr service without a healthy task.
+   * `client` is the asking address, placed in scopes by their subnets, or the scopes themselves
+   * where the server knows who asks without it (a socket inside one task's namespace).
    */
-  lookup(client: string, name: string, rotate: boolean): readonly string[] | undefined {
-    const type = isIPv6(client) ? 'ipv6' : 'ipv4';
-    for (const scope of this.#scopes) {
-      if (!scope.subnets.check(client, type)) continue;
-      const record = this.#records.get(scope.name)?.get(name);
+  lookup(client: DnsClient, name: string, rotate: boolean): readonly string[] | undefined {
+    for (const scope of this.#scopesOf(client)) {
+      const record = this.#records.get(scope)?.get(name);
       if (record === undefined) continue;
       const n = record.addresses.length;
       if (n <= 1 || !rotate) return record.addresses;
@@ -85,7 +85,19 @@ export class RecordTable {
     }
     return undefined;
   }
+
+  *#scopesOf(client: DnsClient): Iterable<string> {
+    if (typeof client !== 'string') {
+      yield* client.scopes;
+      return;
+    }
+    const type = isIPv6(client) ? 'ipv6' : 'ipv4';
+    for (const scope of this.#scopes) if (scope.subnets.check(client, type)) yield scope.name;
+  }
 }
+
+/** Who asks: a source address, or the scopes of a task whose own socket the question came by. */
+export type DnsClient = string | { readonly scopes: readonly string[] };
 
 function addSubnet(list: BlockList, scope: string, cidr: string): void {
   const slash = cidr.indexOf('/');

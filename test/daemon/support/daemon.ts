@@ -104,6 +104,20 @@ export async function removeNodeContainers(nodeId: string): Promise<void> {
   if (ids.length > 0) await exec('docker', ['rm', '-f', ...ids]).catch(() => {});
 }
 
+/** Removes the engine networks nodes made for orca networks (those still in use stay). */
+export async function removeOrcaNetworks(): Promise<void> {
+  const { stdout } = await exec('docker', [
+    'network',
+    'ls',
+    '-q',
+    '--filter',
+    'label=orca.network.id',
+  ]).catch(() => ({ stdout: '' }));
+  for (const id of stdout.split('\n').filter((l) => l.trim() !== '')) {
+    await exec('docker', ['network', 'rm', id]).catch(() => {});
+  }
+}
+
 /** The node id `orca swarm init` printed. */
 export function initNodeId(initOutput: string): string {
   const id = /current node \(([0-9a-z]+)\) is now a manager/.exec(initOutput)?.[1];
