@@ -50,10 +50,17 @@ export interface WireDiscoveryService {
   readonly tasks: readonly string[];
 }
 
+export interface WirePeer {
+  readonly nodeId: string;
+  readonly addr: string;
+}
+
 /** The names of one orca network: what every node's DNS answers and its VIPs lead to. */
 export interface WireDiscoveryNetwork {
   readonly network: string;
   readonly name: string;
+  /** CIDR: every node derives the network's VXLAN id and link names from it. */
+  readonly subnet: string;
   readonly services: readonly WireDiscoveryService[];
 }
 
@@ -148,7 +155,12 @@ export type DispatcherMessage =
    * Service discovery's whole table, sent when a session opens and whenever it changes, before
    * the assignments of the same change (a task leaves it as soon as it is meant to stop).
    */
-  | { readonly type: 'discovery'; readonly networks: readonly WireDiscoveryNetwork[] }
+  | {
+      readonly type: 'discovery';
+      readonly networks: readonly WireDiscoveryNetwork[];
+      /** Every node that is not down, at its data-path address: the overlay's other ends. */
+      readonly peers: readonly WirePeer[];
+    }
   /** Every task this node must run or wind down; a task missing from it is removed. */
   | { readonly type: 'assignments'; readonly tasks: readonly WireAssignedTask[] }
   /** Read the logs of these tasks' containers on this node and send them up as log-lines. */

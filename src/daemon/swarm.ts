@@ -533,7 +533,16 @@ export class Swarm {
         : { onEndpoints: (services) => mesh.update(services, identity.nodeId) }),
       ...(discovery === undefined
         ? {}
-        : { onDiscovery: (networks) => discovery.update(networks), sandboxHost: discovery }),
+        : {
+            onDiscovery: (networks, peers) => {
+              const others = peers.filter((p) => p.nodeId !== identity.nodeId);
+              discovery.update(
+                networks,
+                others.map((p) => p.addr),
+              );
+            },
+            sandboxHost: discovery,
+          }),
     };
   }
 

@@ -2,7 +2,11 @@
 // runs it alone: one dispatcher session to a manager's cluster port, on mutual TLS with this
 // node's own certificate, driving the containers of the local engine.
 
-import type { WireDiscoveryNetwork, WireServiceEndpoints } from '../api/dispatcher-wire.ts';
+import type {
+  WireDiscoveryNetwork,
+  WirePeer,
+  WireServiceEndpoints,
+} from '../api/dispatcher-wire.ts';
 import { containerLabels, type NodeDescription, type NodeRole } from '../api/objects.ts';
 import { type NodeTlsMaterial, nodeClientTls } from '../ca/index.ts';
 import { DockerRuntime } from '../worker/docker-runtime.ts';
@@ -25,7 +29,10 @@ export interface WorkerRoleOptions {
   /** The routing mesh's table, each time the dispatcher sends it. */
   readonly onEndpoints?: (services: readonly WireServiceEndpoints[]) => void;
   /** Service discovery's table, each time the dispatcher sends it. */
-  readonly onDiscovery?: (networks: readonly WireDiscoveryNetwork[]) => void;
+  readonly onDiscovery?: (
+    networks: readonly WireDiscoveryNetwork[],
+    peers: readonly WirePeer[],
+  ) => void;
   /** Sets up the namespaces of tasks on orca networks; absent: they get no DNS or VIPs. */
   readonly sandboxHost?: SandboxHost;
   readonly tls: NodeTlsMaterial;

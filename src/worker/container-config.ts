@@ -5,6 +5,7 @@
 import type { WireNetworkAttachment } from '../api/dispatcher-wire.ts';
 import { containerLabels } from '../api/objects.ts';
 import { RuntimeError } from '../errors.ts';
+import { bridgeName, OVERLAY_MTU, vniOf } from '../netmesh/overlay/vxlan-names.ts';
 import type { RuntimeTask } from './runtime.ts';
 
 /** The subset of the Engine API's ContainerConfig + HostConfig that orca sets. */
@@ -159,6 +160,7 @@ export interface EngineNetworkBody {
   CheckDuplicate: true;
   Internal: boolean;
   Labels: Record<string, string>;
+  Options: Record<string, string>;
   IPAM: { Driver: 'default'; Config: { Subnet: string; Gateway: string }[] };
 }
 
@@ -180,6 +182,12 @@ export function engineNetworkBody(attachment: WireNetworkAttachment): EngineNetw
     CheckDuplicate: true,
     Internal: attachment.internal,
     Labels: { [networkLabels.id]: attachment.network, [networkLabels.name]: attachment.name },
+    Options: {
+      // A name every node derives alike, where the overlay joins its VXLAN device; and room
+      // in each frame for VXLAN's headers, so packets between hosts need no fragmenting.
+      'com.docker.network.bridge.name': bridgeName(vniOf(attachment.subnet)),
+      'com.docker.network.driver.mtu': String(OVERLAY_MTU),
+    },
     IPAM: {
       Driver: 'default',
       Config: [{ Subnet: attachment.subnet, Gateway: attachment.gateway }],

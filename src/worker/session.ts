@@ -24,6 +24,7 @@ import {
   type SessionStream,
   type StatusUpdate,
   type WireDiscoveryNetwork,
+  type WirePeer,
   type WireServiceEndpoints,
   type WorkerMessage,
 } from '../api/dispatcher-wire.ts';
@@ -56,7 +57,10 @@ export interface WorkerSessionOptions {
   /** The routing mesh's table, each time the dispatcher sends it. */
   readonly onEndpoints?: (services: readonly WireServiceEndpoints[]) => void;
   /** Service discovery's table, each time the dispatcher sends it. */
-  readonly onDiscovery?: (networks: readonly WireDiscoveryNetwork[]) => void;
+  readonly onDiscovery?: (
+    networks: readonly WireDiscoveryNetwork[],
+    peers: readonly WirePeer[],
+  ) => void;
   /** Sets up the namespaces of tasks on orca networks (their DNS and VIPs); absent: none. */
   readonly sandboxHost?: SandboxHost;
   readonly runtime: Runtime;
@@ -277,7 +281,9 @@ export class WorkerSession {
             if (Array.isArray(msg.services)) this.#opts.onEndpoints?.(msg.services);
             break;
           case 'discovery':
-            if (Array.isArray(msg.networks)) this.#opts.onDiscovery?.(msg.networks);
+            if (Array.isArray(msg.networks) && Array.isArray(msg.peers)) {
+              this.#opts.onDiscovery?.(msg.networks, msg.peers);
+            }
             break;
           case 'assignments':
             if (Array.isArray(msg.tasks)) this.#agent.setAssignments(msg.tasks);

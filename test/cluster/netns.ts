@@ -39,6 +39,11 @@ export interface SpawnOptions {
   cwd?: string;
   /** Where stdout and stderr go (together); default a file in the cluster's log folder. */
   logFile?: string;
+  /**
+   * Enter only the host's network namespace (nsenter), keeping the machine's mounts: `ip netns
+   * exec` mounts a /sys of the namespace's own, without the cgroup hierarchy dockerd needs.
+   */
+  hostMounts?: boolean;
 }
 
 export interface RunOptions {
@@ -334,7 +339,11 @@ export class NetnsCluster {
     this.#seq += 1;
     const logFile =
       opts.logFile ?? join(this.logDir, `${h.index}-${basename(cmd)}-${this.#seq}.log`);
-    const child = spawn('ip', ['netns', 'exec', h.name, ...deathSignalWrapper(), cmd, ...args], {
+    const enter = opts.hostMounts
+      ? ['nsenter', `--net=/var/run/netns/${h.name}`, '--']
+      : ['ip', 'netns', 'exec', h.name];
+    const [launcher = 'ip', ...launch] = enter;
+    const child = spawn(launcher, [...launch, ...deathSignalWrapper(), cmd, ...args], {
       env: mergeEnv(opts.env),
       cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],

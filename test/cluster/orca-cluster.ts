@@ -1,18 +1,32 @@
 // orca daemons on the namespace hosts of netns.ts: each host runs one `orca daemon` with its own
 // data dir, control socket and cluster address (its own IP, port 2377), all sharing the
-// machine's Docker engine through its socket. The CLI runs in the root namespace and reaches a
+// machine's Docker engine through its socket, or (`engines: 'per-host'`) each with a Docker
+// engine of its own started in its namespace, as separate machines have: their containers then
+// share nothing but what orca's overlay joins. The CLI runs in the root namespace and reaches a
 // daemon through its socket, as a user on that host would. Teardown stops every daemon, removes
 // the namespaces and every container the cluster's nodes own (labelled with their node ids).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { orcaBin, type Run, runOrca } from '../daemon/support/cli.ts';
 import { removeNodeContainers, removeOrcaNetworks } from '../daemon/support/daemon.ts';
 import { waitFor } from '../support/wait.ts';
 import { type Host, NetnsCluster, netnsUnsupported, type Proc } from './netns.ts';
 
 export const CLUSTER_PORT = 2377;
+
+const exec = promisify(execFile);
+
+async function sh(script: string): Promise<void> {
+  await exec('bash', ['-o', 'pipefail', '-c', script], { timeout: 60_000 });
+}
+
+function engineDir(host: Host): string {
+  return join(ENGINES_DIR, host.name);
+}
 
 export interface OrcaHost {
   readonly host: Host;
@@ -24,6 +38,10 @@ export interface OrcaHost {
   readonly clusterAddr: string;
   /** The running daemon; null while stopped or killed. */
   proc: Proc | null;
+  /** `docker -H` for the host's engine: its own (per-host engines) or the machine's (''). */
+  readonly dockerHost: string;
+  /** The host's own dockerd (per-host engines); null otherwise. */
+  engine: Proc | null;
 }
 
 export interface OrcaClusterOptions {
@@ -32,7 +50,13 @@ export interface OrcaClusterOptions {
   daemonArgs?: readonly string[];
   /** Extra `orca daemon` flags for one host (its own address, for example). */
   hostArgs?: (host: Host) => readonly string[];
+  /** 'shared' (default): every host uses the machine's engine; 'per-host': each its own. */
+  engines?: 'shared' | 'per-host';
 }
+
+/** Where per-host engines keep their data: beside the machine's engine, on the same kind of disk. */
+const ENGINES_DIR = '/var/lib/orca-test-engines';
+const TEST_IMAGE = 'orca-test/busybox:1';
 
 export class OrcaCluster {
   readonly net: NetnsCluster;
@@ -46,6 +70,7 @@ export class OrcaCluster {
     net: NetnsCluster,
     daemonArgs: readonly string[],
     hostArgs: (host: Host) => readonly string[],
+    perHostEngines: boolean,
   ) {
     this.net = net;
     this.#daemonArgs = daemonArgs;
@@ -60,6 +85,8 @@ export class OrcaCluster {
         controlHost: `unix://${join(dir, 'run', 'orca.sock')}`,
         clusterAddr: `${host.ip}:${CLUSTER_PORT}`,
         proc: null,
+        dockerHost: perHostEngines ? `unix://${engineDir(host)}/docker.sock` : '',
+        engine: null,
       };
     });
   }
@@ -69,8 +96,15 @@ export class OrcaCluster {
     const unsupported = netnsUnsupported();
     if (unsupported) throw new Error(`network namespaces are required: ${unsupported}`);
     const net = await NetnsCluster.create({ hosts: opts.hosts });
-    const cluster = new OrcaCluster(net, opts.daemonArgs ?? [], opts.hostArgs ?? (() => []));
+    const perHost = opts.engines === 'per-host';
+    const cluster = new OrcaCluster(
+      net,
+      opts.daemonArgs ?? [],
+      opts.hostArgs ?? (() => []),
+      perHost,
+    );
     try {
+      if (perHost) await Promise.all(cluster.nodes.map((n) => cluster.#startEngine(n)));
       await Promise.all(cluster.nodes.map((_, i) => cluster.startDaemon(i)));
     } catch (err) {
       await cluster.destroy();
@@ -105,6 +139,7 @@ export class OrcaCluster {
       'json',
       '--log-level',
       'debug',
+      ...(n.dockerHost === '' ? [] : ['--docker-host', n.dockerHost]),
       ...this.#daemonArgs,
       ...this.#hostArgs(n.host),
       ...extra,
@@ -117,6 +152,70 @@ export class OrcaCluster {
       },
       { timeoutMs: 30_000, what: `host ${i}'s daemon answering on its socket` },
     );
+  }
+
+  /** `docker ARGS` against host i's engine; its stdout. */
+  async docker(i: number, ...args: string[]): Promise<string> {
+    const host = this.node(i).dockerHost;
+    const { stdout } = await exec('docker', [...(host === '' ? [] : ['-H', host]), ...args], {
+      timeout: 30_000,
+    });
+    return stdout;
+  }
+
+  /** A dockerd of the host's own in its namespace, with the test image loaded. */
+  async #startEngine(n: OrcaHost): Promise<void> {
+    const dir = engineDir(n.host);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    n.engine = this.net.spawn(
+      n.host,
+      'dockerd',
+      [
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '--pidfile',
+        join(dir, 'docker.pid'),
+        '-H',
+        n.dockerHost,
+      ],
+      { hostMounts: true },
+    );
+    const engine = n.engine;
+    await waitFor(
+      async () => {
+        if (!engine.running)
+          throw new Error(`host ${n.host.index}'s dockerd exited:\n${engine.describe()}`);
+        await exec('docker', ['-H', n.dockerHost, 'info'], { timeout: 5_000 });
+        return true;
+      },
+      { timeoutMs: 60_000, what: `host ${n.host.index}'s dockerd answering` },
+    );
+    await sh(`docker save ${TEST_IMAGE} | docker -H ${n.dockerHost} load -q`);
+  }
+
+  /** Removes a per-host engine's containers and networks, stops it, and clears its data. */
+  async #stopEngine(n: OrcaHost): Promise<void> {
+    const engine = n.engine;
+    n.engine = null;
+    if (engine === null) return;
+    const dir = engineDir(n.host);
+    if (engine.running) {
+      await sh(`docker -H ${n.dockerHost} ps -aq | xargs -r docker -H ${n.dockerHost} rm -f`).catch(
+        () => {},
+      );
+      await this.net.stop(engine, 'SIGTERM', 30_000).catch(() => this.net.kill9(engine));
+    }
+    // Mounts a killed engine left behind would keep its folders busy.
+    const mounts = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[1] ?? '')
+      .filter((m) => m.startsWith(`${dir}/`))
+      .reverse();
+    for (const m of mounts) await exec('umount', ['-l', m]).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
   }
 
   /** kill -9 of host i's daemon (its containers keep running, as with a crashed dockerd). */
@@ -199,6 +298,7 @@ export class OrcaCluster {
       }
       n.proc = null;
     }
+    await Promise.all(this.nodes.map((n) => this.#stopEngine(n)));
     await this.net.destroy();
     for (const id of this.#nodeIds) await removeNodeContainers(id);
     // The engine networks the nodes made for orca networks: unused now, and their subnets would

@@ -24,6 +24,7 @@ const table: WireDiscoveryNetwork[] = [
   {
     network: 'net-a',
     name: 'front',
+    subnet: '10.0.0.0/24',
     services: [
       {
         serviceId: 's1',
@@ -40,6 +41,7 @@ const table: WireDiscoveryNetwork[] = [
   {
     network: 'net-b',
     name: 'back',
+    subnet: '10.0.1.0/24',
     services: [
       {
         serviceId: 's4',
@@ -130,9 +132,15 @@ describe('VIP rules', () => {
 describe('ServiceDiscovery with sockets of this process', () => {
   const loads: { pid: number; script: string }[] = [];
   const opened: (DnsSockets & { port: number })[] = [];
+  const overlays: { subnets: readonly string[]; peers: readonly string[] }[] = [];
   const discovery = new ServiceDiscovery({
     log: quiet,
     upstreams: [],
+    overlay: {
+      reconcile: async (subnets, peers) => {
+        overlays.push({ subnets, peers });
+      },
+    },
     openSockets: async () => {
       const s = await localSockets();
       opened.push(s);
@@ -145,8 +153,12 @@ describe('ServiceDiscovery with sockets of this process', () => {
   after(() => discovery.close());
 
   it("answers each task the names of its own networks, and loads its VIPs' rules", async () => {
-    discovery.update(table);
+    discovery.update(table, ['10.231.0.3']);
     await discovery.attach('task-a', 101, ['net-a']);
+    assert.deepEqual(overlays.at(-1), {
+      subnets: ['10.0.0.0/24', '10.0.1.0/24'],
+      peers: ['10.231.0.3'],
+    });
     await discovery.attach('task-b', 102, ['net-b']);
     const [a, b] = opened;
     assert.ok(a && b);

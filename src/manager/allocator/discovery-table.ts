@@ -4,8 +4,12 @@
 // Derived from the store on the leader and pushed by the dispatcher to every node, whose DNS
 // answers from it and whose tasks' VIP rules follow it; nothing about it is written to the log.
 
-import type { WireDiscoveryNetwork, WireDiscoveryService } from '../../api/dispatcher-wire.ts';
-import type { Network, Service, Task } from '../../api/objects.ts';
+import type {
+  WireDiscoveryNetwork,
+  WireDiscoveryService,
+  WirePeer,
+} from '../../api/dispatcher-wire.ts';
+import type { Network, Node, Service, Task } from '../../api/objects.ts';
 import { takesTraffic } from './endpoint-table.ts';
 
 export function discoveryTable(
@@ -43,9 +47,24 @@ export function discoveryTable(
   for (const network of networks) {
     const list = byNetwork.get(network.meta.id) ?? [];
     list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    table.push({ network: network.meta.id, name: network.spec.name, services: list });
+    table.push({
+      network: network.meta.id,
+      name: network.spec.name,
+      subnet: network.subnet,
+      services: list,
+    });
   }
   return table.sort((a, b) => (a.network < b.network ? -1 : 1));
+}
+
+/** Where every node that is not down takes overlay traffic: its data-path address. */
+export function overlayPeers(nodes: Iterable<Node>): WirePeer[] {
+  const peers: WirePeer[] = [];
+  for (const node of nodes) {
+    if (node.status.state === 'down' || !node.status.addr) continue;
+    peers.push({ nodeId: node.meta.id, addr: node.status.addr });
+  }
+  return peers.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
 }
 
 function byAddress(a: string, b: string): number {

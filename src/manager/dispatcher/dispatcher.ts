@@ -22,6 +22,7 @@ import {
   MANAGERS_METADATA_KEY,
   type SessionCall,
   type WireDiscoveryNetwork,
+  type WirePeer,
   type WireServiceEndpoints,
   type WorkerMessage,
 } from '../../api/dispatcher-wire.ts';
@@ -29,7 +30,7 @@ import type { NodeDescription, NodeRole, NodeState, TaskStatus } from '../../api
 import { callerIdentity } from '../../ca/index.ts';
 import { StoreConflictError } from '../../errors.ts';
 import type { Store } from '../../store/index.ts';
-import { discoveryTable } from '../allocator/discovery-table.ts';
+import { discoveryTable, overlayPeers } from '../allocator/discovery-table.ts';
 import { endpointTable } from '../allocator/endpoint-table.ts';
 import { type LoopLog, type ReconcileLoop, runPasses, silentLog } from '../loops/reconcile.ts';
 import { assignmentKey, assignmentSet } from './assignments.ts';
@@ -110,7 +111,12 @@ export class Dispatcher implements ReconcileLoop {
   /** The mesh table as of a store index, shared by every session's pass over that change. */
   #endpoints: { index: number; key: string; services: WireServiceEndpoints[] } | null = null;
   /** Service discovery's table as of a store index, shared the same way. */
-  #discovery: { index: number; key: string; networks: WireDiscoveryNetwork[] } | null = null;
+  #discovery: {
+    index: number;
+    key: string;
+    networks: WireDiscoveryNetwork[];
+    peers: WirePeer[];
+  } | null = null;
 
   constructor(opts: DispatcherOptions) {
     this.#store = opts.store;
@@ -275,13 +281,16 @@ export class Dispatcher implements ReconcileLoop {
   }
 
   /** Service discovery's table for the store as it is now, and a key that changes with it. */
-  discovery(): { key: string; networks: WireDiscoveryNetwork[] } {
+  discovery(): { key: string; networks: WireDiscoveryNetwork[]; peers: WirePeer[] } {
     const index = this.#store.index;
     if (this.#discovery?.index !== index) {
-      const networks = this.#store.view((tx) =>
-        discoveryTable(tx.networks.all(), tx.services.all(), (id) => tx.tasks.byService(id)),
-      );
-      this.#discovery = { index, key: JSON.stringify(networks), networks };
+      const { networks, peers } = this.#store.view((tx) => ({
+        networks: discoveryTable(tx.networks.all(), tx.services.all(), (id) =>
+          tx.tasks.byService(id),
+        ),
+        peers: overlayPeers(tx.nodes.all()),
+      }));
+      this.#discovery = { index, key: JSON.stringify([networks, peers]), networks, peers };
     }
     return this.#discovery;
   }
@@ -536,10 +545,10 @@ class NodeSession {
 
   #sendDiscovery(): void {
     if (this.#closed) return;
-    const { key, networks } = this.#d.discovery();
+    const { key, networks, peers } = this.#d.discovery();
     if (key === this.#discoveryKey) return;
     this.#discoveryKey = key;
-    this.#send({ type: 'discovery', networks });
+    this.#send({ type: 'discovery', networks, peers });
   }
 
   #sendAssignments(): void {

@@ -6,6 +6,7 @@
 import type { WireDiscoveryNetwork } from '../../api/dispatcher-wire.ts';
 import { DnsServer, type DnsSockets, type ServiceEndpoint, serviceRecords } from '../dns/index.ts';
 import { runNft } from '../nft-run.ts';
+import { VxlanOverlay } from '../overlay/vxlan-overlay.ts';
 import { openNamespaceDnsSockets } from './namespace-sockets.ts';
 import { vipRuleset, vipTargets } from './vip-rules.ts';
 
@@ -30,6 +31,8 @@ export interface ServiceDiscoveryOptions {
   /** Seams for tests: how a namespace gets its DNS sockets and its rules. */
   readonly openSockets?: (pid: number) => Promise<DnsSockets>;
   readonly applyRules?: (pid: number, script: string) => Promise<void>;
+  /** Joins this node's engine networks to the other nodes'; default: VXLAN, as root. */
+  readonly overlay?: Pick<VxlanOverlay, 'reconcile'>;
 }
 
 interface Sandbox {
@@ -50,7 +53,9 @@ export class ServiceDiscovery {
   readonly #upstreams: readonly string[] | undefined;
   readonly #sandboxes = new Map<string, Sandbox>();
   readonly #attaching = new Map<string, Promise<void>>();
+  readonly #overlay: Pick<VxlanOverlay, 'reconcile'>;
   #table: readonly WireDiscoveryNetwork[] = [];
+  #peers: readonly string[] = [];
   #scopes = new Set<string>();
   #started: Promise<void> | null = null;
   #closed = false;
@@ -64,11 +69,17 @@ export class ServiceDiscovery {
       ((pid) => openNamespaceDnsSockets({ pid, address: SANDBOX_DNS_ADDR, port: 53, nsenter }));
     const nft = opts.nft ?? 'nft';
     this.#applyRules = opts.applyRules ?? ((pid, script) => runNft(nft, script, pid, nsenter));
+    this.#overlay = opts.overlay ?? new VxlanOverlay({ log: opts.log });
   }
 
-  /** The dispatcher's whole table: every network's names and every attached task's VIPs. */
-  update(table: readonly WireDiscoveryNetwork[]): void {
+  /**
+   * The dispatcher's whole table (every network's names, every attached task's VIPs) and the
+   * other nodes' data-path addresses, where the overlay sends.
+   */
+  update(table: readonly WireDiscoveryNetwork[], peers: readonly string[] = this.#peers): void {
     this.#table = table;
+    this.#peers = peers;
+    void this.#joinOverlay();
     const seen = new Set<string>();
     for (const network of table) {
       seen.add(network.network);
@@ -114,6 +125,8 @@ export class ServiceDiscovery {
       return;
     }
     this.#dns.adopt(key, sockets, networks);
+    // The task's engine network may be new on this node: join it to the others first.
+    await this.#joinOverlay();
     const sandbox: Sandbox = {
       pid,
       networks: [...networks],
@@ -150,6 +163,13 @@ export class ServiceDiscovery {
     this.#closed = true;
     for (const key of [...this.#sandboxes.keys()]) this.detach(key);
     await this.#dns.stop();
+  }
+
+  #joinOverlay(): Promise<void> {
+    return this.#overlay.reconcile(
+      this.#table.map((n) => n.subnet),
+      this.#peers,
+    );
   }
 
   #load(sandbox: Sandbox): void {

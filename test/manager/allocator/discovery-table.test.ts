@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Network, Service, Task, TaskStatus } from '../../../src/api/objects.ts';
-import { discoveryTable } from '../../../src/manager/allocator/discovery-table.ts';
+import type { Network, Node, Service, Task, TaskStatus } from '../../../src/api/objects.ts';
+import { discoveryTable, overlayPeers } from '../../../src/manager/allocator/discovery-table.ts';
 import { makeService, makeTask } from '../orchestrator/builders.ts';
 
 function network(id: string, name: string, subnet: string): Network {
@@ -113,6 +113,27 @@ describe("service discovery's table", () => {
 
   it('keeps a network without services, so nodes forget its names', () => {
     const empty = discoveryTable([front], [], () => []);
-    assert.deepEqual(empty, [{ network: 'net-f', name: 'front', services: [] }]);
+    assert.deepEqual(empty, [
+      { network: 'net-f', name: 'front', subnet: '10.0.0.0/24', services: [] },
+    ]);
+  });
+});
+
+describe("the overlay's peers", () => {
+  it('are the nodes that are not down, at their data-path addresses', () => {
+    const node = (id: string, state: 'ready' | 'down', addr: string) =>
+      ({ meta: { id }, status: { state, message: '', addr } }) as unknown as Node;
+    assert.deepEqual(
+      overlayPeers([
+        node('n2', 'ready', '10.231.0.3'),
+        node('n1', 'ready', '10.231.0.2'),
+        node('n3', 'down', '10.231.0.4'),
+        node('n4', 'ready', ''),
+      ]),
+      [
+        { nodeId: 'n1', addr: '10.231.0.2' },
+        { nodeId: 'n2', addr: '10.231.0.3' },
+      ],
+    );
   });
 });
