@@ -237,8 +237,9 @@ export interface TaskControllerOptions {
    */
   readonly maxTemporaryFailures?: number;
   /**
-   * How long a running task with ingress ports keeps serving after it is told to stop (default
-   * 1 s): it has left every node's mesh table by then, so no new connection is sent to a
+   * How long a running task that takes traffic from others (ingress ports, or an address on an
+   * orca network) keeps serving after it is told to stop (default 1 s): it has left every
+   * node's mesh table, DNS answers and VIP rules by then, so no new connection is sent to a
    * container that is going away; connections already open finish within its grace period.
    */
   readonly meshDrainMs?: number;
@@ -369,7 +370,7 @@ export class TaskController {
         return observed;
       }
       case 'stop':
-        if (status.state === 'running' && task.ports?.some((p) => p.publishMode === 'ingress')) {
+        if (status.state === 'running' && takesTrafficFromOthers(task)) {
           await delay(this.#meshDrainMs);
         }
         await rt.stop(action.containerId, action.graceMs, action.signal);
@@ -380,6 +381,11 @@ export class TaskController {
         return status;
     }
   }
+}
+
+function takesTrafficFromOthers(task: AssignedTask): boolean {
+  const ingress = task.ports?.some((p) => p.publishMode === 'ingress') ?? false;
+  return ingress || (task.attachments?.length ?? 0) > 0;
 }
 
 /**

@@ -14,12 +14,26 @@ import { OrcaCluster } from './orca-cluster.ts';
 
 const IMAGE = 'orca-test/busybox:1';
 
-/** Serves its own hostname (the container's id, so each task answers differently) on 8080. */
+/**
+ * Serves its own hostname (the container's id, so each task answers differently) on 8080, and
+ * under an init, so that it stops at once when told to (PID 1 would ignore SIGTERM).
+ */
 const hostnameServer = [
+  '--init',
   IMAGE,
   'sh',
   '-c',
   'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www',
+];
+
+/** A task takes traffic once it answers: a start-first update must not send clients to it sooner. */
+const healthy = [
+  '--health-cmd',
+  'wget -q -O /dev/null http://127.0.0.1:8080/',
+  '--health-interval',
+  '500ms',
+  '--health-retries',
+  '3',
 ];
 
 interface TaskJson {
@@ -76,6 +90,7 @@ for (const engines of ['shared', 'per-host'] as const) {
         '--replicas',
         '2',
         ...on(1),
+        ...healthy,
         ...hostnameServer,
       );
       await cluster.ok(
@@ -167,6 +182,25 @@ for (const engines of ['shared', 'per-host'] as const) {
       const body = await dockerExec(client, 'wget', '-q', '-O', '-', 'http://rr:8080/');
       const rrTasks = (await running('rr')).map((t) => t.status.containerId?.slice(0, 12));
       assert.ok(rrTasks.includes(body.trim()), `an rr task answered: ${body}`);
+    });
+
+    it('fails no request made by name while a rolling update replaces every task behind the VIP', async () => {
+      const before = (await running('web')).map((t) => t.status.containerId);
+      // The client asks by name, a new connection per request, until told to stop.
+      const load = dockerExec(
+        client,
+        'sh',
+        '-c',
+        'n=0; f=0; rm -f /tmp/stop; until [ -e /tmp/stop ]; do ' +
+          'wget -q -O /dev/null http://web:8080/ || f=$((f+1)); n=$((n+1)); done; echo "$n $f"',
+      );
+      await cluster.ok(0, 'service', 'update', '--force', '--update-order', 'start-first', 'web');
+      await dockerExec(client, 'touch', '/tmp/stop');
+      const [requests = 0, failures = -1] = (await load).trim().split(' ').map(Number);
+      const after = (await running('web')).map((t) => t.status.containerId);
+      assert.ok(!after.some((id) => before.includes(id)), 'every task was replaced');
+      assert.ok(requests >= 20, `the client kept asking through the update (${requests} requests)`);
+      assert.equal(failures, 0, `${failures} of ${requests} requests failed`);
     });
 
     it('stops resolving a removed service', async () => {

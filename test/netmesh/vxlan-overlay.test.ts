@@ -1,8 +1,9 @@
 // The overlay for real, as root: two hosts (network namespaces on a test bridge), each with the
 // bridge an engine would have made for one orca network and a "container" (a namespace of its
 // own) on it. Once each host's VxlanOverlay has reconciled, the containers reach each other
-// across the hosts (and no longer once the VXLAN device is gone); a peer taken out of the list
-// is taken out of the flood list, by an overlay that found the device already there.
+// across the hosts; a peer taken out of the list is taken out of the flood list, by an overlay
+// that found the device already there; a bridge made again is joined again; and a network
+// gone from the table takes its device, and the way across, with it.
 
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -36,18 +37,14 @@ async function sh(...args: string[]): Promise<string> {
 }
 
 function overlayOf(ns: string): VxlanOverlay {
+  const show = (...args: string[]) =>
+    execFileSync('ip', ['-n', ns, '-o', 'link', 'show', ...args], { encoding: 'utf8' });
   return new VxlanOverlay({
     log: quiet,
     ip: ['ip', '-n', ns],
     bridge: ['bridge', '-n', ns],
-    linkExists: (name) => {
-      try {
-        execFileSync('ip', ['-n', ns, 'link', 'show', name], { stdio: 'ignore' });
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    links: () => [...show().matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1] ?? ''),
+    linkMaster: (name) => / master (\S+)/.exec(show(name))?.[1] ?? null,
   });
 }
 
@@ -170,8 +167,24 @@ describe('the VXLAN overlay between two hosts', { skip: rootSkip }, () => {
     fdb = floodPeers(await sh('bridge', '-n', a.ns, 'fdb', 'show', 'dev', vxlanName(vni)));
     assert.deepEqual([...fdb], [b.addr]);
     assert.match(await ping(a, b.inner), /1 packets received/);
-    // The VXLAN device is the only way across: without it the other host is out of reach.
-    await sh('ip', '-n', a.ns, 'link', 'del', vxlanName(vni));
+    // The engine makes the bridge again (the network removed and created): the device joins it.
+    await sh('ip', '-n', a.ns, 'link', 'del', bridgeName(vni));
+    await sh('ip', '-n', a.ns, 'link', 'add', bridgeName(vni), 'type', 'bridge');
+    await sh('ip', '-n', a.ns, 'link', 'set', bridgeName(vni), 'up');
+    await sh('ip', '-n', a.ns, 'link', 'set', 'c0', 'master', bridgeName(vni));
+    await fresh.reconcile([subnet], [b.addr]);
+    assert.match(
+      await sh('ip', '-n', a.ns, 'link', 'show', vxlanName(vni)),
+      new RegExp(`master ${bridgeName(vni)}`),
+    );
+    assert.match(await ping(a, b.inner), /1 packets received/);
+  });
+
+  it('removes the device of a network gone from the table, and with it the way across', async () => {
+    const [a, b] = hosts;
+    assert.ok(a && b);
+    await overlayOf(a.ns).reconcile([], [b.addr]);
+    await assert.rejects(sh('ip', '-n', a.ns, 'link', 'show', vxlanName(vni)));
     await assert.rejects(ping(a, b.inner));
   });
 });

@@ -418,3 +418,41 @@ describe('task controller', () => {
     assert.equal(observe(s, info('c1'), now), s, 'still running: no change');
   });
 });
+
+describe('draining before a stop', () => {
+  const attachment = {
+    network: 'net1',
+    name: 'appnet',
+    subnet: '10.0.0.0/24',
+    gateway: '10.0.0.1',
+    internal: false,
+    addr: '10.0.0.2',
+  };
+
+  async function running(rt: FakeRuntime): Promise<TaskStatus> {
+    const id = await rt.create({ id: 't1', nodeId: 'n1' } as never);
+    await rt.start(id);
+    return status('running', { containerId: id });
+  }
+
+  it('keeps a task on an orca network serving a while after it is told to stop', async () => {
+    const rt = new FakeRuntime();
+    const ctl = new TaskController({ runtime: rt, clock: ticking(), meshDrainMs: 400 });
+    const stopping = ctl.step(
+      { ...task({ desiredState: 'shutdown' }), attachments: [attachment] },
+      await running(rt),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(rt.count('stop'), 0, 'still serving: it may still be in other nodes’ VIP rules');
+    assert.equal((await stopping).state, 'shutdown');
+    assert.equal(rt.count('stop'), 1);
+  });
+
+  it('stops a task no one else reaches at once', async () => {
+    const rt = new FakeRuntime();
+    // A drain this long would time the test out.
+    const ctl = new TaskController({ runtime: rt, clock: ticking(), meshDrainMs: 600_000 });
+    const stopped = await ctl.step(task({ desiredState: 'shutdown' }), await running(rt));
+    assert.equal(stopped.state, 'shutdown');
+  });
+});

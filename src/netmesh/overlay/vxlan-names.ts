@@ -23,6 +23,9 @@ export function bridgeName(vni: number): string {
   return `obr${hex(vni)}`;
 }
 
+/** Every link named so in a node's namespace is the overlay's own. */
+export const VXLAN_PREFIX = 'ovx';
+
 export function vxlanName(vni: number): string {
-  return `ovx${hex(vni)}`;
+  return `${VXLAN_PREFIX}${hex(vni)}`;
 }

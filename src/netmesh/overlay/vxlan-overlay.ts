@@ -8,8 +8,16 @@
 // or nodes sharing one engine, whose tasks already share its bridge) has nothing to do here.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { bridgeName, OVERLAY_MTU, VXLAN_PORT, vniOf, vxlanName } from './vxlan-names.ts';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
+import {
+  bridgeName,
+  OVERLAY_MTU,
+  VXLAN_PORT,
+  VXLAN_PREFIX,
+  vniOf,
+  vxlanName,
+} from './vxlan-names.ts';
 
 export interface OverlayLog {
   warn(obj: object, msg: string): void;
@@ -21,8 +29,10 @@ export interface OverlayOptions {
   /** The commands with any leading arguments (`['ip', '-n', 'host1']` in tests). */
   readonly ip?: readonly string[];
   readonly bridge?: readonly string[];
-  /** Whether a link is in this namespace; default: /sys/class/net. */
-  readonly linkExists?: (name: string) => boolean;
+  /** The links of this namespace; default: /sys/class/net. */
+  readonly links?: () => string[];
+  /** The bridge a link is a port of, or null; default: /sys/class/net/NAME/master. */
+  readonly linkMaster?: (name: string) => string | null;
 }
 
 const ZERO_MAC = '00:00:00:00:00:00';
@@ -31,7 +41,8 @@ export class VxlanOverlay {
   readonly #log: OverlayLog;
   readonly #ip: readonly string[];
   readonly #bridgeCmd: readonly string[];
-  readonly #linkExists: (name: string) => boolean;
+  readonly #links: () => string[];
+  readonly #linkMaster: (name: string) => string | null;
   /** Per VXLAN device, the peers its flood list holds. */
   readonly #flood = new Map<string, Set<string>>();
   #wanted: { subnets: string[]; peers: string[] } | null = null;
@@ -41,7 +52,8 @@ export class VxlanOverlay {
     this.#log = opts.log;
     this.#ip = opts.ip ?? ['ip'];
     this.#bridgeCmd = opts.bridge ?? ['bridge'];
-    this.#linkExists = opts.linkExists ?? ((name) => existsSync(`/sys/class/net/${name}`));
+    this.#links = opts.links ?? (() => readdirSync('/sys/class/net'));
+    this.#linkMaster = opts.linkMaster ?? sysfsMaster;
   }
 
   /**
@@ -60,25 +72,42 @@ export class VxlanOverlay {
     while (this.#wanted !== null) {
       const { subnets, peers } = this.#wanted;
       this.#wanted = null;
+      let links: Set<string>;
+      try {
+        links = new Set(this.#links());
+      } catch (err) {
+        this.#log.warn({ err }, "overlay: cannot list this namespace's links");
+        continue;
+      }
+      const wanted = new Set<string>();
       for (const subnet of subnets) {
+        const vni = vniOf(subnet);
+        // No engine bridge here: the engine made no network for it on this node (yet), or it
+        // is not in this namespace (a remote engine, or nodes sharing one engine's bridge).
+        if (!links.has(bridgeName(vni))) continue;
+        wanted.add(vxlanName(vni));
         try {
-          await this.#network(vniOf(subnet), peers);
+          await this.#network(vni, links, peers);
         } catch (err) {
           this.#log.warn({ err, subnet }, 'overlay: could not join the network to other nodes');
         }
       }
+      // Devices of networks gone from the swarm or from this node's engine: a released port
+      // would otherwise linger, and hold its VXLAN id should the network come back.
+      for (const link of links) {
+        if (!link.startsWith(VXLAN_PREFIX) || wanted.has(link)) continue;
+        this.#flood.delete(link);
+        await this.#run(this.#ip, ['link', 'del', link]).catch((err: unknown) => {
+          this.#log.warn({ err, link }, 'overlay: could not remove a VXLAN device');
+        });
+      }
     }
   }
 
-  async #network(vni: number, peers: readonly string[]): Promise<void> {
+  async #network(vni: number, links: ReadonlySet<string>, peers: readonly string[]): Promise<void> {
     const bridge = bridgeName(vni);
     const vxlan = vxlanName(vni);
-    if (!this.#linkExists(bridge)) {
-      // The engine removed its network (or never made it here): the device went with it.
-      this.#flood.delete(vxlan);
-      return;
-    }
-    if (!this.#linkExists(vxlan)) {
+    if (!links.has(vxlan)) {
       this.#flood.delete(vxlan);
       // No `local`: the kernel sends from the address of its route to each peer.
       await this.#run(this.#ip, [
@@ -103,6 +132,9 @@ export class VxlanOverlay {
         'up',
       ]);
       this.#log.debug({ vxlan, bridge, vni }, 'overlay: VXLAN device joined to the bridge');
+    } else if (this.#linkMaster(vxlan) !== bridge) {
+      // The engine made the bridge again (the network was removed and created): join it.
+      await this.#run(this.#ip, ['link', 'set', vxlan, 'master', bridge, 'up']);
     }
     const flood = this.#flood.get(vxlan) ?? (await this.#floodList(vxlan));
     this.#flood.set(vxlan, flood);
@@ -134,6 +166,14 @@ export class VxlanOverlay {
         else resolve(String(stdout));
       });
     });
+  }
+}
+
+function sysfsMaster(name: string): string | null {
+  try {
+    return basename(readlinkSync(`/sys/class/net/${name}/master`));
+  } catch {
+    return null;
   }
 }
 
