@@ -9,7 +9,7 @@ export interface TaskSandboxes {
   /**
    * The task's container has started: set up its namespace, once per container (called on
    * every step of a running task, so it must be cheap when done already). Never throws: a
-   * failure is logged and the next call tries again.
+   * failure is logged and tried again, backing off, until it works or the task is released.
    */
   ensure(task: AssignedTask, containerId: string): void;
   /** The task's container stopped or the task is gone: let go of its namespace. */
@@ -30,13 +30,16 @@ export class NamespaceSandboxes implements TaskSandboxes {
   readonly #runtime: Runtime;
   readonly #host: SandboxHost;
   readonly #log: SandboxLog;
+  readonly #retryMs: number;
   /** Task id to the container whose namespace is set up, or being set up. */
   readonly #containers = new Map<string, string>();
+  readonly #retries = new Map<string, NodeJS.Timeout>();
 
-  constructor(runtime: Runtime, host: SandboxHost, log: SandboxLog) {
+  constructor(runtime: Runtime, host: SandboxHost, log: SandboxLog, retryMs = 500) {
     this.#runtime = runtime;
     this.#host = host;
     this.#log = log;
+    this.#retryMs = retryMs;
   }
 
   ensure(task: AssignedTask, containerId: string): void {
@@ -45,15 +48,34 @@ export class NamespaceSandboxes implements TaskSandboxes {
     const taskId = task.meta.id;
     if (this.#containers.get(taskId) === containerId) return;
     this.#containers.set(taskId, containerId);
-    void this.#attach(taskId, containerId, networks).catch((err: unknown) => {
-      if (this.#containers.get(taskId) === containerId) this.#containers.delete(taskId);
-      this.#log.warn({ err, taskId }, "could not set up the task's network namespace");
-    });
+    this.#try(taskId, containerId, networks, 0);
   }
 
   release(taskId: string): void {
+    clearTimeout(this.#retries.get(taskId));
+    this.#retries.delete(taskId);
     if (!this.#containers.delete(taskId)) return;
     this.#host.detach(taskId);
+  }
+
+  /**
+   * A running task is stepped again only when something happens to it, so a failed set-up
+   * (an engine slow to answer, a helper that did not start) is retried here.
+   */
+  #try(taskId: string, containerId: string, networks: string[], attempt: number): void {
+    this.#attach(taskId, containerId, networks).catch((err: unknown) => {
+      if (this.#containers.get(taskId) !== containerId) return;
+      this.#log.warn({ err, taskId, attempt }, "could not set up the task's network namespace");
+      const delayMs = Math.min(this.#retryMs * 2 ** attempt, 30_000);
+      const timer = setTimeout(() => {
+        this.#retries.delete(taskId);
+        if (this.#containers.get(taskId) === containerId) {
+          this.#try(taskId, containerId, networks, attempt + 1);
+        }
+      }, delayMs);
+      timer.unref();
+      this.#retries.set(taskId, timer);
+    });
   }
 
   async #attach(taskId: string, containerId: string, networks: string[]): Promise<void> {

@@ -8,6 +8,7 @@
 // answers the tasks in either mode; a removed service stops resolving.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DnsServer } from '../../src/netmesh/dns/index.ts';
 import { waitFor } from '../support/wait.ts';
 import { netnsSkip } from './netns.ts';
 import { OrcaCluster } from './orca-cluster.ts';
@@ -48,6 +49,7 @@ interface ServiceJson {
 
 for (const engines of ['shared', 'per-host'] as const) {
   describe(`service discovery (${engines} engines)`, { skip: netnsSkip() }, () => {
+    let upstream: DnsServer | undefined;
     let cluster: OrcaCluster;
     /** Runs in the client task's container, on node 0's engine. */
     const dockerExec = (container: string, ...cmd: string[]) =>
@@ -75,6 +77,12 @@ for (const engines of ['shared', 'per-host'] as const) {
 
     before(async () => {
       cluster = await OrcaCluster.start({ hosts: 3, engines });
+      // The nodes' resolver (their resolv.conf names the harness bridge): what orca's DNS
+      // forwards every name it does not know to.
+      upstream = new DnsServer();
+      await upstream.start({ bindAddr: cluster.net.bridgeIp, port: 53, upstreams: [] });
+      upstream.setScopes(new Map([['hosts', [cluster.net.subnet]]]));
+      upstream.setRecords('hosts', new Map([['outside.example.org', ['192.0.2.7']]]));
       await cluster.init();
       await cluster.join(1, 'worker');
       await cluster.join(2, 'worker');
@@ -123,6 +131,7 @@ for (const engines of ['shared', 'per-host'] as const) {
       client = task.status.containerId;
     });
     after(async () => {
+      await upstream?.stop();
       await cluster?.destroy();
     });
 
@@ -201,6 +210,10 @@ for (const engines of ['shared', 'per-host'] as const) {
       assert.ok(!after.some((id) => before.includes(id)), 'every task was replaced');
       assert.ok(requests >= 20, `the client kept asking through the update (${requests} requests)`);
       assert.equal(failures, 0, `${failures} of ${requests} requests failed`);
+    });
+
+    it("forwards any other name to the node's own resolver", async () => {
+      assert.deepEqual(await lookup(client, 'outside.example.org'), ['192.0.2.7']);
     });
 
     it('stops resolving a removed service', async () => {

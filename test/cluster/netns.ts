@@ -6,7 +6,14 @@
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -290,6 +297,10 @@ export class NetnsCluster {
     await sh('iptables', ['-w', '10', '-I', 'FORWARD', ...this.#forwardRule()]);
     for (const h of this.hosts) {
       await sh('ip', ['netns', 'add', h.name]);
+      // `ip netns exec` puts this over /etc/resolv.conf: whatever a host looks up goes to the
+      // test's own address (where a test may answer), never to the machine's resolvers.
+      mkdirSync(resolvConfDir(h), { recursive: true });
+      writeFileSync(join(resolvConfDir(h), 'resolv.conf'), `nameserver ${this.bridgeIp}\n`);
       await sh('ip', [
         'link',
         'add',
@@ -582,6 +593,7 @@ export class NetnsCluster {
       ).catch((err: Error) => problems.push(err.message));
       await quiet('ip', ['link', 'del', h.veth], problems);
       await quiet('ip', ['netns', 'del', h.name], problems);
+      rmSync(resolvConfDir(h), { recursive: true, force: true });
     }
     await quiet('ip', ['link', 'del', this.bridge], problems);
     await dropForwardRule(this.bridge, problems);
@@ -606,6 +618,7 @@ export class NetnsCluster {
           // Already gone.
         }
       }
+      rmSync(resolvConfDir(h), { recursive: true, force: true });
     }
     try {
       execFileSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore' });
@@ -627,6 +640,11 @@ export class NetnsCluster {
   #assertLive(): void {
     if (this.#destroying) throw new Error(`cluster ${this.prefix} is destroyed`);
   }
+}
+
+/** Where `ip netns exec` finds the files it mounts over /etc for a namespace. */
+function resolvConfDir(h: Host): string {
+  return join('/etc/netns', h.name);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ServiceSpec, TaskSpec, TaskState } from '../../src/api/objects.ts';
+import type { NetworkSpec, ServiceSpec, TaskSpec, TaskState } from '../../src/api/objects.ts';
 import { defaultServiceSpec } from '../../src/api/service-defaults.ts';
 import type { NewObject, Proposer, Store } from '../../src/store/index.ts';
 
@@ -6,6 +6,17 @@ export const taskSpec: TaskSpec = defaultServiceSpec('nginx:1.27').task;
 
 export function serviceSpec(name: string, replicas = 1): ServiceSpec {
   return { ...defaultServiceSpec('nginx:1.27'), name, mode: { kind: 'replicated', replicas } };
+}
+
+/** An overlay network's spec, with the given subnet (and gateway) or from the pool. */
+export function networkSpec(name: string, ipam?: NetworkSpec['ipam']): NetworkSpec {
+  return {
+    name,
+    labels: {},
+    driver: 'overlay',
+    attachable: false,
+    ...(ipam === undefined ? {} : { ipam }),
+  };
 }
 
 export function newService(name: string, replicas = 1): NewObject<'services'> {

@@ -9,55 +9,31 @@ import { WorkerAgent } from '../../src/worker/agent.ts';
 import { NamespaceSandboxes, type SandboxHost } from '../../src/worker/sandboxes.ts';
 import type { AssignedTask } from '../../src/worker/task-controller.ts';
 import { waitFor } from '../support/wait.ts';
-import { FakeRuntime } from './fake-runtime.ts';
+import { assignedTask, FakeRuntime } from './fake-runtime.ts';
 
 function task(n: number, networks: string[]): AssignedTask {
-  return {
-    meta: { id: `t${n}`, version: 1, createdAt: '', updatedAt: '' },
-    serviceId: 's1',
-    serviceName: 'web',
-    slot: n,
-    nodeId: 'n1',
-    serviceVersion: 1,
-    desiredState: 'running',
-    status: { state: 'assigned', message: 'assigned', timestamp: new Date().toISOString() },
-    spec: {
-      container: {
-        image: 'busybox',
-        env: [],
-        labels: {},
-        init: true,
-        stopGracePeriodMs: 1_000,
-        mounts: [],
-      },
-      resources: {
-        limits: { nanoCpus: 0, memoryBytes: 0 },
-        reservations: { nanoCpus: 0, memoryBytes: 0 },
-      },
-      restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
-      placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 },
-      forceUpdate: 0,
-    },
-    ...(networks.length === 0
-      ? {}
-      : {
-          attachments: networks.map((network, i) => ({
-            network,
-            name: network,
-            subnet: `10.0.${i}.0/24`,
-            gateway: `10.0.${i}.1`,
-            internal: false,
-            addr: `10.0.${i}.${n + 1}`,
-          })),
-        }),
-  };
+  const attachments = networks.map((network, i) => ({
+    network,
+    name: network,
+    subnet: `10.0.${i}.0/24`,
+    gateway: `10.0.${i}.1`,
+    internal: false,
+    addr: `10.0.${i}.${n + 1}`,
+  }));
+  return { ...assignedTask(n), ...(attachments.length === 0 ? {} : { attachments }) };
 }
 
 class RecordingHost implements SandboxHost {
   readonly attached = new Map<string, { pid: number; networks: readonly string[] }>();
   attaches = 0;
+  /** The next attaches that fail. */
+  failures = 0;
   async attach(key: string, pid: number, networks: readonly string[]): Promise<void> {
     this.attaches++;
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('nsenter: cannot open /proc/PID/ns/net');
+    }
     this.attached.set(key, { pid, networks });
   }
   detach(key: string): void {
@@ -82,7 +58,7 @@ describe('worker agent and task namespaces', () => {
       onStatus: (id, status) => latest.set(id, status),
       flushIntervalMs: 10,
       pollIntervalMs: 50,
-      sandboxes: new NamespaceSandboxes(rt, host, { warn() {} }),
+      sandboxes: new NamespaceSandboxes(rt, host, { warn() {} }, 20),
     });
     return { rt, host, latest, agent };
   }
@@ -123,5 +99,14 @@ describe('worker agent and task namespaces', () => {
     await waitFor(() => !host.attached.has('t3'), { what: 't3 released after its exit' });
     agent.setAssignments([]);
     await waitFor(() => host.attached.size === 0, { what: 't4 released once unassigned' });
+  });
+
+  it('tries again, on its own, a set-up that failed for a task nothing else steps', async () => {
+    const { host, agent } = start();
+    host.failures = 2;
+    agent.setAssignments([task(5, ['net-a'])]);
+    await agent.start();
+    await waitFor(() => host.attached.has('t5'), { what: 't5 attached after two failures' });
+    assert.equal(host.attaches, 3);
   });
 });

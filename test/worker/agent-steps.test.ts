@@ -9,39 +9,11 @@ import type { TaskStatus } from '../../src/api/objects.ts';
 import { WorkerAgent } from '../../src/worker/agent.ts';
 import type { AssignedTask } from '../../src/worker/task-controller.ts';
 import { waitFor } from '../support/wait.ts';
-import { FakeRuntime } from './fake-runtime.ts';
+import { assignedTask, FakeRuntime } from './fake-runtime.ts';
 
 const nodeId = 'n1';
 
-function task(n: number): AssignedTask {
-  return {
-    meta: { id: `t${n}`, version: 1, createdAt: '', updatedAt: '' },
-    serviceId: 's1',
-    serviceName: 'web',
-    slot: n,
-    nodeId,
-    serviceVersion: 1,
-    desiredState: 'running',
-    status: { state: 'assigned', message: 'assigned', timestamp: new Date().toISOString() },
-    spec: {
-      container: {
-        image: 'busybox',
-        env: [],
-        labels: {},
-        init: true,
-        stopGracePeriodMs: 1_000,
-        mounts: [],
-      },
-      resources: {
-        limits: { nanoCpus: 0, memoryBytes: 0 },
-        reservations: { nanoCpus: 0, memoryBytes: 0 },
-      },
-      restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
-      placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 },
-      forceUpdate: 0,
-    },
-  };
-}
+const task = (n: number): AssignedTask => assignedTask(n, nodeId);
 
 describe('worker agent runtime calls', () => {
   let agent: WorkerAgent | null = null;

@@ -13,6 +13,7 @@ import type {
   Runtime,
   RuntimeTask,
 } from '../../src/worker/runtime.ts';
+import type { AssignedTask } from '../../src/worker/task-controller.ts';
 
 export type Call = [string, ...unknown[]];
 
@@ -129,5 +130,36 @@ export function containerInfo(id: string, over: Partial<ContainerInfo> = {}): Co
     finishedAt: null,
     labels: {},
     ...over,
+  };
+}
+
+/** Task n of service s1 (replicated, slot n) as the dispatcher assigns it to `nodeId`. */
+export function assignedTask(n: number, nodeId = 'n1'): AssignedTask {
+  return {
+    meta: { id: `t${n}`, version: 1, createdAt: '', updatedAt: '' },
+    serviceId: 's1',
+    serviceName: 'web',
+    slot: n,
+    nodeId,
+    serviceVersion: 1,
+    desiredState: 'running',
+    status: { state: 'assigned', message: 'assigned', timestamp: new Date().toISOString() },
+    spec: {
+      container: {
+        image: 'busybox',
+        env: [],
+        labels: {},
+        init: true,
+        stopGracePeriodMs: 1_000,
+        mounts: [],
+      },
+      resources: {
+        limits: { nanoCpus: 0, memoryBytes: 0 },
+        reservations: { nanoCpus: 0, memoryBytes: 0 },
+      },
+      restart: { condition: 'any', delayMs: 0, maxAttempts: 0, windowMs: 0 },
+      placement: { constraints: [], preferences: [], maxReplicasPerNode: 0 },
+      forceUpdate: 0,
+    },
   };
 }

@@ -3,28 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type {
-  EndpointSpec,
-  NetworkSpec,
-  PortConfig,
-  Service,
-  ServiceSpec,
-} from '../../../src/api/objects.ts';
+import type { EndpointSpec, PortConfig, Service, ServiceSpec } from '../../../src/api/objects.ts';
 import { defaultServiceSpec } from '../../../src/api/service-defaults.ts';
 import { OrcaError, StoreConflictError } from '../../../src/errors.ts';
 import { NetworkApi, ServiceApi } from '../../../src/manager/controlapi/index.ts';
 import { Store } from '../../../src/store/index.ts';
-import { newTask, TestLog } from '../../store/fixtures.ts';
+import { networkSpec, newTask, TestLog } from '../../store/fixtures.ts';
 
-function net(name: string, ipam?: NetworkSpec['ipam']): NetworkSpec {
-  return {
-    name,
-    labels: {},
-    driver: 'overlay',
-    attachable: false,
-    ...(ipam === undefined ? {} : { ipam }),
-  };
-}
+const net = networkSpec;
 
 function svc(name: string, networks: string[], endpoint?: EndpointSpec): ServiceSpec {
   const spec = defaultServiceSpec('orca-test/busybox:1');

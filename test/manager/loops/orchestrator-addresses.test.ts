@@ -3,29 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type {
-  NetworkAddress,
-  NetworkSpec,
-  ServiceSpec,
-  Task,
-  TaskState,
-} from '../../../src/api/objects.ts';
+import type { NetworkAddress, ServiceSpec, Task, TaskState } from '../../../src/api/objects.ts';
 import { defaultServiceSpec } from '../../../src/api/service-defaults.ts';
 import { NetworkApi, ServiceApi } from '../../../src/manager/controlapi/index.ts';
 import { Addressing } from '../../../src/manager/loops/addressing.ts';
 import { OrchestratorLoop } from '../../../src/manager/loops/index.ts';
 import { Store } from '../../../src/store/index.ts';
-import { newNode } from '../../store/fixtures.ts';
+import { networkSpec, newNode } from '../../store/fixtures.ts';
 
-function net(name: string, ipam?: NetworkSpec['ipam']): NetworkSpec {
-  return {
-    name,
-    labels: {},
-    driver: 'overlay',
-    attachable: false,
-    ...(ipam === undefined ? {} : { ipam }),
-  };
-}
+const net = networkSpec;
 
 function svc(name: string, replicas: number, networks: string[]): ServiceSpec {
   const spec = defaultServiceSpec('orca-test/busybox:1');
