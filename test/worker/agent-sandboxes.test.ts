@@ -87,7 +87,7 @@ describe('worker agent and task namespaces', () => {
 
     agent.setAssignments([{ ...t1, desiredState: 'shutdown' }, task(2, [])]);
     await waitFor(() => !host.attached.has('t1'), { what: 't1 released once stopped' });
-    assert.equal(latest.get('t1')?.state, 'shutdown');
+    await waitFor(() => latest.get('t1')?.state === 'shutdown', { what: 't1 reported shut down' });
   });
 
   it('lets go of an unassigned task, and of one whose container died', async () => {
