@@ -216,6 +216,21 @@ for (const engines of ['shared', 'per-host'] as const) {
       assert.deepEqual(await lookup(client, 'outside.example.org'), ['192.0.2.7']);
     });
 
+    it("answers in a task's namespace again once its node's daemon, killed with -9, is back", async () => {
+      await cluster.kill(0);
+      // The sockets in the task's namespace were the daemon's: nothing answers there now.
+      await assert.rejects(lookup(client, 'rr'));
+      await cluster.startDaemon(0);
+      const expected = await taskAddresses('rr');
+      await waitFor(async () => (await lookup(client, 'rr')).join() === expected.join(), {
+        timeoutMs: 30_000,
+        what: 'rr resolving from the same client task after the restart',
+      });
+      const [task] = await running('client');
+      assert.equal(task?.status.containerId, client, 'the client task was adopted, not replaced');
+      assert.match(await dockerExec(client, 'wget', '-q', '-O', '-', 'http://web:8080/'), /\S/);
+    });
+
     it('stops resolving a removed service', async () => {
       await cluster.ok(0, 'service', 'rm', 'web');
       await waitFor(
