@@ -193,6 +193,28 @@ export class DockerRuntime implements Runtime {
     return id;
   }
 
+  async pruneNetworks(keep: ReadonlySet<string>): Promise<number> {
+    let networks: Docker.NetworkInspectInfo[];
+    try {
+      networks = await this.#orcaNetworks(networkLabels.id);
+    } catch {
+      return 1; // the engine is away: try again
+    }
+    let left = 0;
+    for (const n of networks) {
+      const id = n.Labels?.[networkLabels.id];
+      if (id === undefined || keep.has(id)) continue;
+      this.#networks.delete(id);
+      try {
+        await this.#docker.getNetwork(n.Id).remove();
+      } catch (err) {
+        // In use: a task of it is still winding down. Gone already is as good as removed.
+        if (statusOf(err) !== 404) left++;
+      }
+    }
+    return left;
+  }
+
   /** The engine network's id for an orca network, created with its subnet when missing. */
   #engineNetwork(attachment: WireNetworkAttachment): Promise<string> {
     const known = this.#networks.get(attachment.network);

@@ -166,4 +166,10 @@ export interface Runtime {
   events(onEvent: (e: RuntimeEvent) => void, opts?: EventOptions): EventSubscription;
   /** An object-mode stream of LogLine; destroy it to stop following. */
   logs(id: string, opts?: LogOptions): Promise<Readable>;
+  /**
+   * Removes the engine networks made for orca networks other than `keep` (network ids) that no
+   * container uses: what is left of networks removed from the swarm. Never throws; resolves
+   * to how many it had to leave (still in use, or the engine did not answer).
+   */
+  pruneNetworks(keep: ReadonlySet<string>): Promise<number>;
 }

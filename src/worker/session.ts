@@ -85,6 +85,9 @@ export interface WorkerSessionOptions {
 
 const quiet: SessionLog = { warn() {}, info() {}, debug() {} };
 
+/** How soon an engine network still in use is tried again, once the swarm no longer has it. */
+const PRUNE_RETRY_MS = 5_000;
+
 export class WorkerSession {
   readonly #opts: WorkerSessionOptions;
   readonly #log: SessionLog;
@@ -106,6 +109,9 @@ export class WorkerSession {
   #loop: Promise<void> | null = null;
   #agentStart: Promise<void> | null = null;
   #sessions = 0;
+  #pruneWanted: ReadonlySet<string> | null = null;
+  #pruning = false;
+  #pruneRetry: NodeJS.Timeout | undefined;
   readonly #firstOpen = Promise.withResolvers<void>();
 
   constructor(opts: WorkerSessionOptions) {
@@ -124,6 +130,32 @@ export class WorkerSession {
         : { sandboxes: new NamespaceSandboxes(opts.runtime, opts.sandboxHost, this.#log) }),
     });
     this.#logReaders = new LogReaders({ runtime: opts.runtime, nodeId: opts.nodeId });
+  }
+
+  /**
+   * The engine networks of orca networks the swarm no longer has go, once nothing uses them,
+   * so that `network rm` leaves nothing behind on the nodes. One pass at a time; a table that
+   * arrives meanwhile is looked at after it; a network still in use (its last task winding
+   * down) is tried again a few seconds later.
+   */
+  #pruneNetworks(keep: ReadonlySet<string>): void {
+    this.#pruneWanted = keep;
+    if (this.#pruning) return;
+    this.#pruning = true;
+    clearTimeout(this.#pruneRetry);
+    void (async () => {
+      let latest = keep;
+      let left = 0;
+      while (this.#pruneWanted !== null) {
+        latest = this.#pruneWanted;
+        this.#pruneWanted = null;
+        left = await this.#opts.runtime.pruneNetworks(latest);
+      }
+      this.#pruning = false;
+      if (left === 0 || this.#halt.signal.aborted) return;
+      this.#pruneRetry = setTimeout(() => this.#pruneNetworks(latest), PRUNE_RETRY_MS);
+      this.#pruneRetry.unref();
+    })();
   }
 
   /** Sessions opened so far (for tests: a reconnect makes it grow). */
@@ -158,6 +190,7 @@ export class WorkerSession {
   /** Ends the session and stops the agent; the containers keep running, to be adopted later. */
   async stop(): Promise<void> {
     this.#halt.abort();
+    clearTimeout(this.#pruneRetry);
     this.#call?.cancel();
     this.#logReaders.cancelAll();
     await this.#loop;
@@ -283,6 +316,7 @@ export class WorkerSession {
           case 'discovery':
             if (Array.isArray(msg.networks) && Array.isArray(msg.peers)) {
               this.#opts.onDiscovery?.(msg.networks, msg.peers);
+              this.#pruneNetworks(new Set(msg.networks.map((n) => n.network)));
             }
             break;
           case 'assignments':

@@ -163,4 +163,31 @@ describe('DockerRuntime on orca networks', () => {
     assert.equal(labels, next.network);
     assert.ok(id);
   });
+
+  it('prunes the engine networks of orca networks the swarm no longer has, unless in use', async () => {
+    const kept = attachment('kept', await freeSubnet(subnets), 5);
+    const gone = attachment('gone', await freeSubnet(subnets), 5);
+    const busy = attachment('busy', await freeSubnet(subnets), 5);
+    networkNames.push(`orca_${kept.name}`, `orca_${gone.name}`, `orca_${busy.name}`);
+    for (const a of [kept, gone]) await rt.remove(await rt.create(task([a])));
+    await rt.start(await rt.create(task([busy])));
+    const others = await docker('network', 'ls', '-q', '--filter', 'label=orca.network.id');
+    // Everything the engine has for orca but these three counts as kept: other tests' networks.
+    const keep = new Set([kept.network]);
+    for (const id of others.split('\n').filter(Boolean)) {
+      const label = await docker(
+        'network',
+        'inspect',
+        '--format',
+        '{{index .Labels "orca.network.id"}}',
+        id,
+      );
+      if (![gone.network, busy.network].includes(label)) keep.add(label);
+    }
+    await rt.pruneNetworks(keep);
+    const names = await docker('network', 'ls', '--format', '{{.Name}}');
+    assert.ok(names.includes(`orca_${kept.name}`), 'a network the swarm has stays');
+    assert.ok(!names.includes(`orca_${gone.name}`), 'an unused network the swarm lost goes');
+    assert.ok(names.includes(`orca_${busy.name}`), 'a network a container still uses stays');
+  });
 });

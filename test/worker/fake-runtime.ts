@@ -100,6 +100,10 @@ export class FakeRuntime implements Runtime {
     return { ready: Promise.resolve(), close() {} };
   }
 
+  async pruneNetworks(): Promise<number> {
+    return 0;
+  }
+
   async logs(): Promise<Readable> {
     throw new Error('not in this fake');
   }

@@ -190,7 +190,13 @@ export class ServiceDiscovery {
       } catch (err) {
         // Most often the container has just stopped and its namespace is gone; detach follows.
         if (!sandbox.detached) {
-          this.#log.warn({ err, pid: sandbox.pid }, 'discovery: could not load the VIP rules');
+          const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+          this.#log.warn(
+            { err, pid: sandbox.pid },
+            missing
+              ? 'discovery: nsenter or nft is not installed, so tasks cannot reach virtual IPs (apt-get install util-linux nftables)'
+              : 'discovery: could not load the VIP rules',
+          );
         }
         return;
       }

@@ -31,6 +31,7 @@ const emptyEngine: Runtime = {
   list: () => Promise.resolve([]),
   events: () => ({ ready: Promise.resolve(), close() {} }),
   logs: () => Promise.reject(new Error('no engine')),
+  pruneNetworks: () => Promise.resolve(0),
 };
 
 describe('a worker reporting its node description', () => {
