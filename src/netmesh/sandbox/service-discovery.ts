@@ -116,7 +116,14 @@ export class ServiceDiscovery {
         ...(this.#upstreams === undefined ? {} : { upstreams: this.#upstreams }),
         logger: this.#log,
       })
-      .then(() => {});
+      .then(
+        () => {},
+        (err: unknown) => {
+          // The next attach starts it again rather than fail on this for the daemon's life.
+          this.#started = null;
+          throw err;
+        },
+      );
     await this.#started;
     const sockets = await this.#openSockets(pid);
     if (this.#closed) {
