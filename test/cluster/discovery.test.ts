@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DnsServer } from '../../src/netmesh/dns/index.ts';
 import { waitFor } from '../support/wait.ts';
+import { httpHealthCheck } from './http-health.ts';
 import { netnsSkip } from './netns.ts';
 import { OrcaCluster } from './orca-cluster.ts';
 
@@ -25,16 +26,6 @@ const hostnameServer = [
   'sh',
   '-c',
   'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www',
-];
-
-/** A task takes traffic once it answers: a start-first update must not send clients to it sooner. */
-const healthy = [
-  '--health-cmd',
-  'wget -q -O /dev/null http://127.0.0.1:8080/',
-  '--health-interval',
-  '500ms',
-  '--health-retries',
-  '3',
 ];
 
 interface TaskJson {
@@ -98,7 +89,7 @@ for (const engines of ['shared', 'per-host'] as const) {
         '--replicas',
         '2',
         ...on(1),
-        ...healthy,
+        ...httpHealthCheck,
         ...hostnameServer,
       );
       await cluster.ok(

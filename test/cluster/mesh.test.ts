@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { get, HttpLoad, type LoadFailure, type LoadTarget } from '../support/http-load.ts';
 import { waitFor } from '../support/wait.ts';
+import { httpHealthCheck } from './http-health.ts';
 import { netnsSkip } from './netns.ts';
 import { OrcaCluster } from './orca-cluster.ts';
 
@@ -38,15 +39,6 @@ const backend = [
   IMAGE,
   '/node/node',
   '/app/mesh-backend.ts',
-];
-
-const healthy = [
-  '--health-cmd',
-  'wget -q -O /dev/null http://127.0.0.1:8080/',
-  '--health-interval',
-  '500ms',
-  '--health-retries',
-  '3',
 ];
 
 async function udpAsk(host: string, port: number, text: string): Promise<string> {
@@ -131,7 +123,7 @@ describe('the routing mesh', { skip: netnsSkip() }, () => {
       '3',
       '--publish',
       '8080:8080',
-      ...healthy,
+      ...httpHealthCheck,
       ...backend,
     );
   });

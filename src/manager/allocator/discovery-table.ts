@@ -9,6 +9,7 @@ import type {
   WireDiscoveryService,
   WirePeer,
 } from '../../api/dispatcher-wire.ts';
+import { parseIpv4 } from '../../api/ipv4.ts';
 import type { Network, Node, Service, Task } from '../../api/objects.ts';
 import { takesTraffic } from './endpoint-table.ts';
 
@@ -68,6 +69,5 @@ export function overlayPeers(nodes: Iterable<Node>): WirePeer[] {
 }
 
 function byAddress(a: string, b: string): number {
-  const n = (s: string) => s.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
-  return n(a) - n(b);
+  return (parseIpv4(a) ?? 0) - (parseIpv4(b) ?? 0);
 }
