@@ -1,8 +1,9 @@
 // `npm run bench:converge`: how fast orca converges a replicated service, next to Docker Swarm
 // mode and to the bare Engine API on the same engine, one after the other in one run, with the
 // same image and command (`orca-test/busybox:1 sleep 3600`, with an init as PID 1 so that stops
-// are immediate). For each size N it times, from just before the command is issued until a poll
-// of the engine (every 100 ms: the running containers with the service's label) sees the state:
+// are immediate). For each size N it times, from just before the command is issued to the
+// engine's own timestamp of the container event (start, die, destroy of the service's label)
+// after which the state holds; each step starts once the host is quiet (bench/lib/host-quiet.ts):
 //   create     N replicas            -> N running
 //   repair     `docker rm -f` of one of them -> N running again, that one not among them
 //              (orca and Swarm only, each with its default restart policy)
@@ -25,13 +26,9 @@ import {
   type System,
   untrack,
 } from './lib/converge-systems.ts';
-import {
-  listRunning,
-  waitGone,
-  waitRunning,
-  waitUntil,
-  waitUpdated,
-} from './lib/converge-watch.ts';
+import { updatedTo, waitGone } from './lib/converge-watch.ts';
+import { epochMs, RunningWatch } from './lib/engine-events.ts';
+import { waitHostQuiet } from './lib/host-quiet.ts';
 import { freePortBase, makeTempDir, removeTempDir } from './lib/proc.ts';
 import { ratio, round } from './lib/stats.ts';
 
@@ -75,48 +72,84 @@ const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const docker = new Docker();
 const timeoutFor = (containers: number): number => 60_000 + 3_000 * containers;
 const ms = (t: number): string => `${(t / 1000).toFixed(2)} s`;
+/** How long each timed step waited for the host to go quiet first. */
+const settleMs: number[] = [];
+
+/** Settles the host, issues the command, and times it to the first engine event that meets `done`. */
+async function timed(
+  watch: RunningWatch,
+  timeoutMs: number,
+  what: string,
+  command: () => Promise<unknown>,
+  done: (running: ReadonlySet<string>) => boolean | Promise<boolean>,
+): Promise<number> {
+  settleMs.push(await waitHostQuiet());
+  const t0 = epochMs();
+  // Waiting before the command starts: the engine row's own commands return only once the work
+  // is done, and every event of theirs must still be looked at.
+  const reached = watch.until(t0, timeoutMs, what, done);
+  reached.catch(() => {});
+  await command();
+  return reached;
+}
 
 async function measure(sys: System, n: number): Promise<Partial<Record<Row | 'rm', number>>> {
   const svc = `bconv-${sys.name}-${n}-${process.pid}`;
   const label = sys.label(svc);
   const out: Partial<Record<Row | 'rm', number>> = {};
+  const watch = await RunningWatch.open(docker, label);
+  const count = (want: number) => (running: ReadonlySet<string>) => running.size === want;
   try {
-    let t0 = performance.now();
-    await sys.create(svc, n, 'BENCH_GEN=1');
-    out.create = await waitRunning(docker, label, n, t0, timeoutFor(n));
+    out.create = await timed(
+      watch,
+      timeoutFor(n),
+      `${n} running`,
+      () => sys.create(svc, n, 'BENCH_GEN=1'),
+      count(n),
+    );
     log(`  ${sys.name} N=${n} create: ${ms(out.create)}`);
 
     if (sys.name !== 'engine') {
-      const [victim] = await listRunning(docker, label);
-      t0 = performance.now();
-      await docker.getContainer(victim!).remove({ force: true });
-      out.repair = await waitUntil(
-        docker,
-        label,
-        t0,
+      const [victim] = watch.running;
+      out.repair = await timed(
+        watch,
         timeoutFor(1),
         `${n} running again after docker rm -f`,
-        (ids) => ids.length === n && !ids.includes(victim!),
+        () => docker.getContainer(victim!).remove({ force: true }),
+        (running) => running.size === n && !running.has(victim!),
       );
       log(`  ${sys.name} N=${n} repair after docker rm -f: ${ms(out.repair)}`);
     }
 
-    t0 = performance.now();
-    await sys.scale(svc, 2 * n);
-    out.scale_up = await waitRunning(docker, label, 2 * n, t0, timeoutFor(n));
+    out.scale_up = await timed(
+      watch,
+      timeoutFor(n),
+      `${2 * n} running`,
+      () => sys.scale(svc, 2 * n),
+      count(2 * n),
+    );
     log(`  ${sys.name} N=${n} scale ${n}->${2 * n}: ${ms(out.scale_up)}`);
 
-    t0 = performance.now();
-    await sys.scale(svc, n);
-    out.scale_down = await waitRunning(docker, label, n, t0, timeoutFor(n));
+    out.scale_down = await timed(
+      watch,
+      timeoutFor(n),
+      `${n} running`,
+      () => sys.scale(svc, n),
+      count(n),
+    );
     log(`  ${sys.name} N=${n} scale ${2 * n}->${n}: ${ms(out.scale_down)}`);
 
-    const old = new Set(await listRunning(docker, label));
-    t0 = performance.now();
-    await sys.update(svc, 'BENCH_GEN=2');
-    out.update = await waitUpdated(docker, label, n, 'BENCH_GEN=2', old, t0, timeoutFor(2 * n));
+    const old = new Set(watch.running);
+    out.update = await timed(
+      watch,
+      timeoutFor(2 * n),
+      `${n} running with BENCH_GEN=2`,
+      () => sys.update(svc, 'BENCH_GEN=2'),
+      updatedTo(docker, n, 'BENCH_GEN=2', old),
+    );
     log(`  ${sys.name} N=${n} rolling update: ${ms(out.update)}`);
   } finally {
+    watch.close();
     const t0 = performance.now();
     try {
       await sys.remove(svc);
@@ -160,6 +193,15 @@ function medianTimes(list: readonly Times[]): Times {
   return out;
 }
 
+const SYSTEMS = ['orca', 'swarm', 'engine'] as const;
+
+async function makeSystem(name: (typeof SYSTEMS)[number]): Promise<System> {
+  if (name === 'swarm') return new SwarmSystem();
+  if (name === 'engine') return new EngineSystem(docker, 5);
+  const port = await freePortBase('127.0.0.1', [24377, 25377, 26377, 27377], [0]);
+  return new OrcaSystem(port, flags.keep);
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   // proc.ts's signal hooks (SIGINT/SIGTERM kill members and exit, which runs the cleanup hooks).
@@ -167,16 +209,17 @@ async function main(): Promise<void> {
   await docker.ping();
   await docker.getImage('orca-test/busybox:1').inspect();
 
-  // Rounds take turns so that a slow spell of the shared machine hits every system alike.
+  // Rounds take turns so that a slow spell of the shared machine hits every system alike, and
+  // the order turns by one each round so that none always follows the same one.
   const runs: Record<string, Times[]> = { orca: [], swarm: [], engine: [] };
+  const order = SYSTEMS.filter((s) => only.has(s));
   for (let round = 1; round <= rounds; round++) {
-    if (rounds > 1) log(`round ${round} of ${rounds}`);
-    if (only.has('orca')) {
-      const port = await freePortBase('127.0.0.1', [24377, 25377, 26377, 27377], [0]);
-      runs.orca?.push(await runSystem(new OrcaSystem(port, flags.keep)));
-    }
-    if (only.has('swarm')) runs.swarm?.push(await runSystem(new SwarmSystem()));
-    if (only.has('engine')) runs.engine?.push(await runSystem(new EngineSystem(docker, 5)));
+    const turn = [
+      ...order.slice((round - 1) % order.length),
+      ...order.slice(0, (round - 1) % order.length),
+    ];
+    if (rounds > 1) log(`round ${round} of ${rounds}: ${turn.join(', ')}`);
+    for (const name of turn) runs[name]?.push(await runSystem(await makeSystem(name)));
   }
   const results: Record<string, Times> = {};
   for (const [sys, list] of Object.entries(runs)) {
@@ -216,7 +259,12 @@ async function main(): Promise<void> {
     times_ms: rawMs,
     rounds,
     engine_parallelism: { create: 'N', scale: 'N', update: 5 },
-    poll_ms: 100,
+    timing:
+      'engine events: the start/die/destroy timestamp that met the step, less the command start',
+    settle_s: {
+      total: round(settleMs.reduce((a, b) => a + b, 0) / 1000, 1),
+      max: round(Math.max(0, ...settleMs) / 1000, 2),
+    },
     cpus: availableParallelism(),
     loadavg: loadavg().map((l) => round(l, 2)),
     total_s: round((performance.now() - started) / 1000, 1),

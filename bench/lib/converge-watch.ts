@@ -1,15 +1,11 @@
-// What the converge benchmark measures: the containers of one service (found by one label) that
-// the engine reports as running, polled every 100 ms through the Engine API, the way
-// `docker ps --filter label=... --filter status=running` would.
+// The running containers of one service (found by one label), polled every 100 ms through the
+// Engine API the way `docker ps --filter label=... --filter status=running` would (the failover
+// benchmark's replica poll), and the end states the converge benchmark waits for.
 
 import { setTimeout as delay } from 'node:timers/promises';
 import type Docker from 'dockerode';
 
 export const POLL_MS = 100;
-
-export interface Running {
-  ids: string[];
-}
 
 export async function listRunning(docker: Docker, label: string): Promise<string[]> {
   const list = await docker.listContainers({
@@ -48,41 +44,20 @@ export async function waitUntil(
   }
 }
 
-/** Waits for exactly `n` running containers with the label. */
-export function waitRunning(
-  docker: Docker,
-  label: string,
-  n: number,
-  t0: number,
-  timeoutMs: number,
-): Promise<number> {
-  return waitUntil(
-    docker,
-    label,
-    t0,
-    timeoutMs,
-    `${n} running with ${label}`,
-    (ids) => ids.length === n,
-  );
-}
-
 /**
- * Waits until exactly `n` containers run, every one carries `env` (checked by one inspect per
- * new container id, cached) and none of `oldIds` still runs.
+ * The rolling update's end state: exactly `n` run, every one carries `env` (one inspect per new
+ * container, remembered) and none of `oldIds` still runs.
  */
-export function waitUpdated(
+export function updatedTo(
   docker: Docker,
-  label: string,
   n: number,
   env: string,
   oldIds: ReadonlySet<string>,
-  t0: number,
-  timeoutMs: number,
-): Promise<number> {
+): (running: ReadonlySet<string>) => Promise<boolean> {
   const hasEnv = new Map<string, boolean>();
-  return waitUntil(docker, label, t0, timeoutMs, `${n} running with ${env}`, async (ids) => {
-    if (ids.length !== n) return false;
-    for (const id of ids) {
+  return async (running) => {
+    if (running.size !== n) return false;
+    for (const id of running) {
       if (oldIds.has(id)) return false;
       let ok = hasEnv.get(id);
       if (ok === undefined) {
@@ -90,14 +65,14 @@ export function waitUpdated(
           const info = await docker.getContainer(id).inspect();
           ok = (info.Config.Env ?? []).includes(env);
         } catch {
-          return false; // gone between list and inspect: look again next poll
+          return false; // removed since it started: a later event decides
         }
         hasEnv.set(id, ok);
       }
       if (!ok) return false;
     }
     return true;
-  });
+  };
 }
 
 /** Waits until no container (any state) carries the label; force-removes what is left after `graceMs`. */
