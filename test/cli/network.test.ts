@@ -86,8 +86,8 @@ describe('network create flags', () => {
     throwsProblem(() => networkSpecFromCreate('n', { label: ['=x'] }), /^--label: "=x"/);
   });
 
-  it('parses a whole command line through the program, with help examples', () => {
-    const program = buildProgram();
+  it('parses a whole command line through the program, with help examples', async () => {
+    const program = await buildProgram();
     const net = program.commands.find((c) => c.name() === 'network');
     assert.ok(net !== undefined);
     assert.deepEqual(
