@@ -1,6 +1,6 @@
 // The wire contract of protos/control.proto, typed for TypeScript: the method table, the JSON
 // bodies each method takes and returns, and how an error crosses the wire. The daemon's server
-// builds on this module; the CLI takes its types only (its client, src/cli/grpc-h2.ts, speaks
+// builds on this module; the CLI takes its types only (its client, src/cli/grpc-web.ts, speaks
 // the wire without gRPC's libraries). It knows nothing of the daemon or the CLI.
 
 import { fileURLToPath } from 'node:url';
@@ -371,7 +371,7 @@ const packageDefinition = protoLoader.loadSync(
   { keepCase: true, longs: Number, defaults: true, arrays: true, oneofs: false },
 );
 
-/** The daemon serves this; the CLI's client is src/cli/grpc-h2.ts, which needs no definition. */
+/** The daemon serves this; the CLI speaks it as gRPC-Web (src/cli/grpc-web.ts), which needs no definition. */
 export const controlService: grpc.ServiceDefinition = (
   grpc.loadPackageDefinition(packageDefinition) as unknown as {
     orca: { control: { Control: grpc.ServiceClientConstructor } };

@@ -6,7 +6,7 @@ import type {
   ControlStreams,
 } from '../api/control-wire.ts';
 import { InvalidFlagsError, OrcaError } from '../errors.ts';
-import { CallError, call, GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE } from './grpc-h2.ts';
+import { CallError, call, GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE } from './grpc-web.ts';
 
 export const DEFAULT_HOST = 'unix:///run/orca/orca.sock';
 

@@ -1,10 +1,12 @@
 import { once } from 'node:events';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
   addControlService,
+  CONTROL_SERVICE_PATH,
   type ControlHandlers,
   type ControlMethod,
   type ControlMethods,
@@ -16,6 +18,12 @@ import {
 } from '../api/control-wire.ts';
 import { errorStatus } from '../api/grpc-errors.ts';
 import { OrcaError } from '../errors.ts';
+import {
+  type CallStatus,
+  type ControlCalls,
+  grpcWebHandler,
+  routeByPreface,
+} from './control-grpc-web.ts';
 import type { Logger } from './logger.ts';
 
 export type ControlImpl = {
@@ -34,24 +42,36 @@ export type ControlStreamImpl = {
   ) => AsyncIterable<ControlStreams[M]['msg']>;
 };
 
-/** The control API on a unix socket: gRPC with JSON bodies (see protos/control.proto). */
+/**
+ * The control API on a unix socket: gRPC with JSON bodies (see protos/control.proto), and the
+ * same calls as gRPC-Web over HTTP/1.1 (the CLI's transport), told apart by each connection's
+ * first bytes.
+ */
 export class ControlServer {
   readonly socketPath: string;
-  private readonly server: grpc.Server;
+  private readonly listener: Server;
+  private readonly grpcServer: grpc.Server;
   private readonly log: Logger;
   /** Aborted by stop(): a follow stream would otherwise hold the shutdown until it times out. */
   private readonly stopping: AbortController;
+  private readonly http1: Set<Socket>;
 
   private constructor(
     socketPath: string,
-    server: grpc.Server,
-    log: Logger,
-    stopping: AbortController,
+    parts: {
+      listener: Server;
+      grpcServer: grpc.Server;
+      log: Logger;
+      stopping: AbortController;
+      http1: Set<Socket>;
+    },
   ) {
     this.socketPath = socketPath;
-    this.server = server;
-    this.log = log;
-    this.stopping = stopping;
+    this.listener = parts.listener;
+    this.grpcServer = parts.grpcServer;
+    this.log = parts.log;
+    this.stopping = parts.stopping;
+    this.http1 = parts.http1;
   }
 
   static async start(
@@ -60,22 +80,37 @@ export class ControlServer {
     log: Logger,
   ): Promise<ControlServer> {
     await prepareSocketPath(socketPath);
-    const server = new grpc.Server();
     const stopping = new AbortController();
+    const calls = controlCalls(impl, log, stopping.signal);
+    const grpcServer = new grpc.Server();
     const handlers = {} as ControlHandlers;
-    for (const method of controlMethods) handlers[method] = handler(method, impl, log);
-    for (const method of controlStreamMethods) {
-      handlers[method] = streamHandler(method, impl, log, stopping.signal);
-    }
-    addControlService(server, handlers);
+    for (const method of controlMethods) handlers[method] = unaryHandler(method, calls);
+    for (const method of controlStreamMethods) handlers[method] = streamHandler(method, calls);
+    addControlService(grpcServer, handlers);
+    const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const web = createHttpServer(grpcWebHandler(calls));
+    const http1 = new Set<Socket>();
+    const listener = createServer((socket) =>
+      routeByPreface(
+        socket,
+        (s) => injector.injectConnection(s),
+        (s) => {
+          http1.add(s);
+          s.once('close', () => http1.delete(s));
+          web.emit('connection', s);
+        },
+      ),
+    );
     // The socket is born with the mode the umask gives; 0660 lets the socket's group (as
     // Docker's `docker` group) use orca without root, and nobody else.
     const umask = process.umask(0o117);
     try {
       await new Promise<void>((resolve, reject) => {
-        server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-          err === null ? resolve() : reject(err),
-        );
+        listener.once('error', reject);
+        listener.listen(socketPath, () => {
+          listener.off('error', reject);
+          resolve();
+        });
       });
     } catch (err) {
       throw new OrcaError(
@@ -86,7 +121,7 @@ export class ControlServer {
     } finally {
       process.umask(umask);
     }
-    return new ControlServer(socketPath, server, log, stopping);
+    return new ControlServer(socketPath, { listener, grpcServer, log, stopping, http1 });
   }
 
   /**
@@ -95,16 +130,21 @@ export class ControlServer {
    */
   async stop(): Promise<void> {
     this.stopping.abort();
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
-        this.server.forceShutdown();
+        this.grpcServer.forceShutdown();
+        for (const s of this.http1) s.destroy();
         resolve();
       }, 3000);
-      this.server.tryShutdown(() => {
+      this.grpcServer.tryShutdown(() => {
         clearTimeout(force);
         resolve();
       });
     });
+    // gRPC-Web calls end with their responses (their connections are not kept alive).
+    for (const s of this.http1) s.destroy();
+    await closed;
     await unlink(this.socketPath).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') this.log.warn({ err }, 'could not remove the control socket');
     });
@@ -164,87 +204,113 @@ function logFailure(log: Logger, method: string, err: unknown): void {
   else log.debug({ code: err.code, method, msg: err.message }, 'control request refused');
 }
 
-function handler<M extends ControlMethod>(
-  method: M,
-  impl: ControlImpl,
+/** The status a call ends with for `err`, as both transports write it. */
+function statusOf(err: unknown): CallStatus {
+  const s = errorStatus(err);
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(s.metadata?.getMap() ?? {})) {
+    metadata[key] = String(value);
+  }
+  return { code: s.code ?? grpc.status.UNKNOWN, details: s.details ?? '', metadata };
+}
+
+const OK: CallStatus = { code: grpc.status.OK, details: '', metadata: {} };
+
+/** The control methods, whichever transport a call came on. */
+function controlCalls(
+  impl: ControlImpl & ControlStreamImpl,
   log: Logger,
-): grpc.handleUnaryCall<JsonMessage, JsonMessage> {
-  return (call, callback) => {
-    const req = parseBody(method, call.request.json);
-    if (req instanceof OrcaError) {
-      callback(errorStatus(req));
-      return;
-    }
-    const serve = impl[method] as (
-      r: ControlMethods[M]['req'],
-    ) => Promise<ControlMethods[M]['res']>;
-    serve(req as ControlMethods[M]['req']).then(
-      (res) => callback(null, { json: JSON.stringify(res) }),
-      (err: unknown) => {
+  stopping: AbortSignal,
+): ControlCalls {
+  const unary = new Set<string>(controlMethods);
+  const streams = new Set<string>(controlStreamMethods);
+  const methodOf = (p: string) =>
+    p.startsWith(CONTROL_SERVICE_PATH) ? p.slice(CONTROL_SERVICE_PATH.length) : '';
+  return {
+    kind(p) {
+      const method = methodOf(p);
+      return unary.has(method) ? 'unary' : streams.has(method) ? 'stream' : undefined;
+    },
+
+    async unary(p, json) {
+      const method = methodOf(p) as ControlMethod;
+      const req = parseBody(method, json);
+      if (req instanceof OrcaError) return statusOf(req);
+      const serve = impl[method] as (r: object) => Promise<unknown>;
+      try {
+        return JSON.stringify(await serve(req));
+      } catch (err) {
         logFailure(log, method, err);
-        callback(errorStatus(err));
-      },
-    );
+        return statusOf(err);
+      }
+    },
+
+    /**
+     * The impl's messages written as they come, waiting for the client to take them when it
+     * reads slower than they arrive. A client that cancels (Ctrl-C on `service logs -f`)
+     * aborts the impl's signal, which is how the work stops, down to the worker.
+     */
+    async stream(p, json, signal, write) {
+      const method = methodOf(p) as ControlStreamMethod;
+      const req = parseBody(method, json);
+      if (req instanceof OrcaError) return statusOf(req);
+      const gone = AbortSignal.any([signal, stopping]);
+      const serve = impl[method] as (r: object, s: AbortSignal) => AsyncIterable<unknown>;
+      try {
+        for await (const msg of serve(req, gone)) {
+          if (gone.aborted) break;
+          await write(JSON.stringify(msg));
+        }
+      } catch (err) {
+        // A client that went away is no failure of the daemon's.
+        if (!signal.aborted) logFailure(log, method, err);
+        return statusOf(err);
+      }
+      if (stopping.aborted)
+        return statusOf(new OrcaError('ORCA_STOPPED', 'the daemon is stopping'));
+      return OK;
+    },
   };
 }
 
-/**
- * A server-streaming method: the impl's messages written as they come, waiting for the client
- * to take them when it reads slower than they arrive. A client that cancels (Ctrl-C on `service
- * logs -f`) aborts the impl's signal, which is how the work stops, down to the worker.
- */
-function streamHandler<M extends ControlStreamMethod>(
-  method: M,
-  impl: ControlStreamImpl,
-  log: Logger,
-  stopping: AbortSignal,
+function grpcStatus(status: CallStatus): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(status.metadata)) metadata.set(key, value);
+  return { code: status.code, details: status.details, metadata };
+}
+
+function unaryHandler(
+  method: ControlMethod,
+  calls: ControlCalls,
+): grpc.handleUnaryCall<JsonMessage, JsonMessage> {
+  const p = `${CONTROL_SERVICE_PATH}${method}`;
+  return (call, callback) => {
+    void calls.unary(p, call.request.json).then((answer) => {
+      if (typeof answer === 'string') callback(null, { json: answer });
+      else callback(grpcStatus(answer));
+    });
+  };
+}
+
+function streamHandler(
+  method: ControlStreamMethod,
+  calls: ControlCalls,
 ): grpc.handleServerStreamingCall<JsonMessage, JsonMessage> {
+  const p = `${CONTROL_SERVICE_PATH}${method}`;
   return (call) => {
     // The stream reports its failures as its status; an 'error' event is how it is given one.
     call.on('error', () => {});
-    const req = parseBody(method, call.request.json);
-    if (req instanceof OrcaError) {
-      call.emit('error', errorStatus(req));
-      return;
-    }
     const gone = new AbortController();
     const abort = () => gone.abort();
     call.once('cancelled', abort);
-    stopping.addEventListener('abort', abort, { once: true });
-    const serve = impl[method] as (
-      r: ControlStreams[M]['req'],
-      signal: AbortSignal,
-    ) => AsyncIterable<ControlStreams[M]['msg']>;
-    const pump = async () => {
-      for await (const msg of serve(req as ControlStreams[M]['req'], gone.signal)) {
-        if (gone.signal.aborted) break;
-        if (!call.write({ json: JSON.stringify(msg) })) {
-          await once(call, 'drain', { signal: gone.signal }).catch(() => {});
-        }
-      }
+    const write = async (json: string) => {
+      if (!call.write({ json })) await once(call, 'drain', { signal: gone.signal }).catch(() => {});
     };
-    pump()
-      .then(
-        () => {
-          if (call.cancelled) return;
-          if (stopping.aborted) {
-            call.emit(
-              'error',
-              errorStatus(new OrcaError('ORCA_STOPPED', 'the daemon is stopping')),
-            );
-          } else {
-            call.end();
-          }
-        },
-        (err: unknown) => {
-          if (call.cancelled) return;
-          logFailure(log, method, err);
-          call.emit('error', errorStatus(err));
-        },
-      )
-      .finally(() => {
-        call.off('cancelled', abort);
-        stopping.removeEventListener('abort', abort);
-      });
+    void calls.stream(p, call.request.json, gone.signal, write).then((status) => {
+      call.off('cancelled', abort);
+      if (call.cancelled) return;
+      if (status.code === grpc.status.OK) call.end();
+      else call.emit('error', grpcStatus(status));
+    });
   };
 }

@@ -1,6 +1,7 @@
-// The CLI's own gRPC client against the server the daemon runs (@grpc/grpc-js with the control
-// service), on a unix socket: answers, errors with their orca code, streams read in order,
-// cancellation the server sees, deadlines, and no server at all.
+// The control socket's two transports against the daemon's own ControlServer (with stand-in
+// methods): the CLI's gRPC-Web client (answers, errors with their orca code, streams read in
+// order, cancellation the server sees, deadlines, no server at all), and gRPC (@grpc/grpc-js)
+// on the same socket, as other clients use it.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,71 +11,51 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { CONTROL_SERVICE_PATH } from '../../src/api/control-names.ts';
 import { controlService, type JsonMessage } from '../../src/api/control-wire.ts';
+import { decodeJsonMessage, encodeJsonMessage } from '../../src/api/grpc-frames.ts';
 import {
   CallError,
   call,
-  decodeJsonMessage,
-  encodeJsonMessage,
   GRPC_DEADLINE_EXCEEDED,
   GRPC_UNAVAILABLE,
-} from '../../src/cli/grpc-h2.ts';
+} from '../../src/cli/grpc-web.ts';
+import { ControlServer } from '../../src/daemon/control-server.ts';
+import { createLogger } from '../../src/daemon/logger.ts';
+import { OrcaError } from '../../src/errors.ts';
 import { waitFor } from '../support/wait.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'orca-grpc-h2-'));
+const dir = mkdtempSync(path.join(tmpdir(), 'orca-grpc-web-'));
 const socketPath = path.join(dir, 'control.sock');
-const server = new grpc.Server();
+let server: ControlServer;
 let cancelled = 0;
 let written = 0;
 
-type Unary = grpc.handleUnaryCall<JsonMessage, JsonMessage>;
-const unary = (fn: (json: string) => Promise<string> | string): Unary =>
-  async function handle(callIn, callback) {
-    try {
-      callback(null, { json: await fn(callIn.request.json) });
-    } catch (err) {
-      const metadata = new grpc.Metadata();
-      metadata.set('orca-code', 'ORCA_NOT_FOUND');
-      callback({ code: grpc.status.NOT_FOUND, details: (err as Error).message, metadata });
+/** The methods the tests call; the rest are never reached. */
+const impl = {
+  Info: async (req: { x?: string }) => ({ X: req.x?.toUpperCase() }),
+  NodeList: async () => {
+    throw new OrcaError('ORCA_NOT_FOUND', 'node nope not found: 100% sure');
+  },
+  NodeInspect: () => new Promise(() => {}),
+  ServiceList: async () => ({}),
+  ServiceLogs: async function* (req: { count: number }, signal: AbortSignal) {
+    signal.addEventListener('abort', () => cancelled++, { once: true });
+    while (written < req.count && !signal.aborted) {
+      written++;
+      yield { n: written, pad: 'x'.repeat(1024) };
     }
-  };
+  },
+};
 
 before(async () => {
-  const handlers: grpc.UntypedServiceImplementation = {
-    Info: unary((json) => json.toUpperCase()),
-    NodeList: unary(() => {
-      throw new Error('node nope not found: 100% sure');
-    }),
-    NodeInspect: unary(() => new Promise(() => {})),
-    ServiceList: unary(() => ''),
-    ServiceLogs: (stream: grpc.ServerWritableStream<JsonMessage, JsonMessage>) => {
-      const count = Number(JSON.parse(stream.request.json).count);
-      stream.on('cancelled', () => cancelled++);
-      const next = () => {
-        while (written < count) {
-          written++;
-          if (!stream.write({ json: JSON.stringify({ n: written, pad: 'x'.repeat(64 * 1024) }) })) {
-            stream.once('drain', next);
-            return;
-          }
-        }
-        stream.end();
-      };
-      next();
-    },
-  };
-  for (const name of Object.keys(controlService)) {
-    handlers[name] ??= unary(() => '');
-  }
-  server.addService(controlService, handlers);
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-      err === null ? resolve() : reject(err),
-    ),
+  server = await ControlServer.start(
+    socketPath,
+    impl as unknown as Parameters<typeof ControlServer.start>[1],
+    createLogger({ level: 'silent', format: 'json' }),
   );
 });
 
-after(() => {
-  server.forceShutdown();
+after(async () => {
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -92,7 +73,7 @@ async function unaryCall(method: string, json: string, timeoutMs = 5000): Promis
   return got;
 }
 
-describe('the CLI gRPC client (node:http2)', () => {
+describe('the CLI control client (gRPC-Web)', () => {
   it('encodes and decodes the Json message as protobuf does', () => {
     assert.deepEqual(encodeJsonMessage(''), Buffer.alloc(0));
     const long = `{"a":"${'é'.repeat(300)}"}`;
@@ -107,7 +88,7 @@ describe('the CLI gRPC client (node:http2)', () => {
 
   it('gets a unary answer, and an empty one', async () => {
     assert.deepEqual(await unaryCall('Info', '{"x":"y"}'), ['{"X":"Y"}']);
-    assert.deepEqual(await unaryCall('ServiceList', '{}'), ['']);
+    assert.deepEqual(await unaryCall('ServiceList', '{}'), ['{}']);
   });
 
   it('reports a refusal with its status, message and orca code', async () => {
@@ -118,6 +99,13 @@ describe('the CLI gRPC client (node:http2)', () => {
       assert.equal(err.metadata['orca-code'], 'ORCA_NOT_FOUND');
       return true;
     });
+    await assert.rejects(unaryCall('Info', '[1]'), (err: unknown) => {
+      assert.ok(err instanceof CallError);
+      assert.equal(err.metadata['orca-code'], 'ORCA_BAD_REQUEST');
+      assert.match(err.message, /Info: the body is not a JSON object/);
+      return true;
+    });
+    await assert.rejects(unaryCall('NoSuchMethod', '{}'), { grpcCode: grpc.status.UNIMPLEMENTED });
   });
 
   it('gives up at the deadline', async () => {
@@ -180,5 +168,42 @@ describe('the CLI gRPC client (node:http2)', () => {
       signal: abort.signal,
     });
     await waitFor(() => cancelled > before, { what: 'the server told of the cancel' });
+  });
+});
+
+describe('gRPC on the same control socket', () => {
+  const Client = grpc.makeGenericClientConstructor(controlService, 'Control');
+  // biome-ignore lint/suspicious/noExplicitAny: a generic client's methods are untyped
+  let client: any;
+  before(() => {
+    client = new Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
+  });
+  after(() => client.close());
+
+  it('answers a unary call, and refuses with the orca code', async () => {
+    const answer = await new Promise<JsonMessage>((resolve, reject) =>
+      client.Info({ json: '{"x":"grpc"}' }, (err: Error | null, res: JsonMessage) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+    assert.equal(answer.json, '{"X":"GRPC"}');
+    const refused = await new Promise<grpc.ServiceError>((resolve) =>
+      client.NodeList({ json: '{}' }, (err: grpc.ServiceError) => resolve(err)),
+    );
+    assert.equal(refused.code, grpc.status.NOT_FOUND);
+    assert.equal(refused.metadata.get('orca-code')[0], 'ORCA_NOT_FOUND');
+  });
+
+  it('streams, and a cancel reaches the method', async () => {
+    written = 0;
+    const before = cancelled;
+    const stream = client.ServiceLogs({
+      json: JSON.stringify({ count: 1e9 }),
+    }) as grpc.ClientReadableStream<JsonMessage>;
+    stream.on('error', () => {});
+    const first = await new Promise<JsonMessage>((resolve) => stream.once('data', resolve));
+    assert.equal((JSON.parse(first.json) as { n: number }).n, 1);
+    stream.cancel();
+    await waitFor(() => cancelled > before, { what: 'the method told of the cancel' });
   });
 });
