@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -54,6 +54,7 @@ export class ControlServer {
   private readonly log: Logger;
   /** Aborted by stop(): a follow stream would otherwise hold the shutdown until it times out. */
   private readonly stopping: AbortController;
+  private readonly web: HttpServer;
   private readonly http1: Set<Socket>;
 
   private constructor(
@@ -63,6 +64,7 @@ export class ControlServer {
       grpcServer: grpc.Server;
       log: Logger;
       stopping: AbortController;
+      web: HttpServer;
       http1: Set<Socket>;
     },
   ) {
@@ -71,6 +73,7 @@ export class ControlServer {
     this.grpcServer = parts.grpcServer;
     this.log = parts.log;
     this.stopping = parts.stopping;
+    this.web = parts.web;
     this.http1 = parts.http1;
   }
 
@@ -121,7 +124,7 @@ export class ControlServer {
     } finally {
       process.umask(umask);
     }
-    return new ControlServer(socketPath, { listener, grpcServer, log, stopping, http1 });
+    return new ControlServer(socketPath, { listener, grpcServer, log, stopping, web, http1 });
   }
 
   /**
@@ -130,21 +133,17 @@ export class ControlServer {
    */
   async stop(): Promise<void> {
     this.stopping.abort();
+    // Settles once every connection of either kind has closed: gRPC sessions once their calls
+    // are done, gRPC-Web connections after their one response (the CLI does not keep them).
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        this.grpcServer.forceShutdown();
-        for (const s of this.http1) s.destroy();
-        resolve();
-      }, 3000);
-      this.grpcServer.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
-    // gRPC-Web calls end with their responses (their connections are not kept alive).
-    for (const s of this.http1) s.destroy();
+    this.grpcServer.tryShutdown(() => {});
+    this.web.closeIdleConnections();
+    const force = setTimeout(() => {
+      this.grpcServer.forceShutdown();
+      for (const s of this.http1) s.destroy();
+    }, 3000);
     await closed;
+    clearTimeout(force);
     await unlink(this.socketPath).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') this.log.warn({ err }, 'could not remove the control socket');
     });

@@ -207,3 +207,69 @@ describe('gRPC on the same control socket', () => {
     await waitFor(() => cancelled > before, { what: 'the method told of the cancel' });
   });
 });
+
+describe('stopping the control server', () => {
+  it('lets a gRPC-Web call in flight answer, tells a stream the daemon stops, then removes the socket', async () => {
+    const sock = path.join(dir, 'stopping.sock');
+    let release: () => void = () => {};
+    const slow = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = 0;
+    const stopping = await ControlServer.start(
+      sock,
+      {
+        Info: async () => {
+          started++;
+          await slow;
+          return { answered: true };
+        },
+        ServiceLogs: async function* (_req: unknown, signal: AbortSignal) {
+          yield { n: 1 };
+          await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        },
+      } as unknown as Parameters<typeof ControlServer.start>[1],
+      createLogger({ level: 'silent', format: 'json' }),
+    );
+    const answer: string[] = [];
+    const unaryDone = call({
+      socketPath: sock,
+      path: `${CONTROL_SERVICE_PATH}Info`,
+      json: '{}',
+      onMessage: (m) => {
+        answer.push(m);
+      },
+    });
+    let streaming = false;
+    const streamDone = call({
+      socketPath: sock,
+      path: `${CONTROL_SERVICE_PATH}ServiceLogs`,
+      json: '{}',
+      onMessage: () => {
+        streaming = true;
+      },
+    });
+    const streamEnd = streamDone.then(
+      () => null,
+      (err: unknown) => err,
+    );
+    await waitFor(() => started === 1 && streaming, { what: 'both calls under way' });
+    const stopped = stopping.stop();
+    release();
+    await unaryDone;
+    assert.deepEqual(answer, ['{"answered":true}']);
+    const err = await streamEnd;
+    assert.ok(err instanceof CallError, `the stream ended with ${String(err)}`);
+    assert.equal(err.metadata['orca-code'], 'ORCA_STOPPED');
+    await stopped;
+    await assert.rejects(
+      call({
+        socketPath: sock,
+        path: `${CONTROL_SERVICE_PATH}Info`,
+        json: '{}',
+        onMessage: () => {},
+      }),
+      { grpcCode: GRPC_UNAVAILABLE },
+    );
+  });
+});
