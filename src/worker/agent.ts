@@ -34,7 +34,10 @@ export interface WorkerAgentOptions {
    */
   readonly onStatus: (taskId: string, status: TaskStatus) => void;
   readonly clock?: () => Date;
-  /** Changes are flushed at most this long after they happen (default 200 ms). */
+  /**
+   * Changes are flushed at most this long after they happen (default 200 ms); a task that
+   * now runs or has ended goes out at once, with whatever else is pending.
+   */
   readonly flushIntervalMs?: number;
   /** Every watched task's container is inspected this often (default 5 s). */
   readonly pollIntervalMs?: number;
@@ -89,6 +92,7 @@ export class WorkerAgent {
   readonly #halt = new AbortController();
   #events: EventSubscription | null = null;
   #flushTimer: NodeJS.Timeout | null = null;
+  #flushNow: NodeJS.Immediate | null = null;
   #pollTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: WorkerAgentOptions) {
@@ -206,6 +210,8 @@ export class WorkerAgent {
   flush(): void {
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
+    if (this.#flushNow !== null) clearImmediate(this.#flushNow);
+    this.#flushNow = null;
     const batch = [...this.#pending];
     this.#pending.clear();
     for (const [id, status] of batch) {
@@ -407,7 +413,18 @@ export class WorkerAgent {
     entry.status = status;
     if (entry.unassigned) return;
     this.#pending.set(entry.task.meta.id, status);
-    if (this.#flushTimer === null) {
+    // A task that runs or has ended is what the managers act on next (a rolling update's next
+    // batch, a slot to fill, a waiting `service create`): it goes out once this turn of the
+    // event loop is done, with everything pending. The steps on the way (accepted, preparing,
+    // starting) wait for the timer, so a burst of starting containers still costs the managers
+    // about one write per interval. With the timer alone, each batch of a rolling update
+    // waited up to two intervals: one for the old tasks' end, one for the new ones' start.
+    if (status.state === 'running' || isTerminal(status.state)) {
+      if (this.#flushNow === null) {
+        this.#flushNow = setImmediate(() => this.flush());
+        this.#flushNow.unref();
+      }
+    } else if (this.#flushTimer === null) {
       this.#flushTimer = setTimeout(() => this.flush(), this.#flushMs);
       this.#flushTimer.unref();
     }
