@@ -20,6 +20,10 @@ interface NodeJson {
   status: { state: string };
 }
 
+interface ServiceJson {
+  updateStatus: { state: string; startedAt: string } | null;
+}
+
 /** Running containers of a service on the engine, counted by the node that owns them. */
 async function runningByNode(service: string): Promise<Map<string, number>> {
   const { stdout } = await exec('docker', [
@@ -57,6 +61,27 @@ describe('workers joined over the network', { skip: netnsSkip() }, () => {
       },
       { timeoutMs: 60_000, what },
     );
+  };
+
+  /**
+   * `service update --force` and its placement, once the update has completed: the spread it
+   * ends with is also reached halfway through (a slot moved to A, the next not yet stopped on
+   * B), and a node killed then would be killed in the middle of the update.
+   */
+  const forceSpread = async () => {
+    const before = (await cluster.json<ServiceJson[]>(0, 'service', 'inspect', 'spread'))[0];
+    await cluster.ok(0, 'service', 'update', '--detach', '--force', 'spread');
+    await waitFor(
+      async () => {
+        const [svc] = await cluster.json<ServiceJson[]>(0, 'service', 'inspect', 'spread');
+        const status = svc?.updateStatus;
+        return (
+          status?.state === 'completed' && status.startedAt !== before?.updateStatus?.startedAt
+        );
+      },
+      { timeoutMs: 60_000, what: 'the forced update of spread completed' },
+    );
+    await placedAs('spread', { [workerA]: 2, [workerB]: 2 }, 'spread again after --force');
   };
 
   const nodeState = async (id: string) =>
@@ -121,8 +146,7 @@ describe('workers joined over the network', { skip: netnsSkip() }, () => {
 
   it('moves the tasks of a worker killed with -9, and removes its stale ones when it returns', async () => {
     // Worker A is active again and empty: force a fresh spread over both.
-    await cluster.ok(0, 'service', 'update', '--detach', '--force', 'spread');
-    await placedAs('spread', { [workerA]: 2, [workerB]: 2 }, 'spread again after --force');
+    await forceSpread();
 
     await cluster.kill(2);
     // B's containers live on in the shared engine, as they would with B's dockerd still up.
@@ -141,8 +165,7 @@ describe('workers joined over the network', { skip: netnsSkip() }, () => {
   });
 
   it('moves the tasks of a worker cut off from the manager, and cleans up when it is healed', async () => {
-    await cluster.ok(0, 'service', 'update', '--detach', '--force', 'spread');
-    await placedAs('spread', { [workerA]: 2, [workerB]: 2 }, 'spread again after --force');
+    await forceSpread();
 
     await cluster.net.cut(0, 1);
     await waitFor(async () => (await nodeState(workerA)) === 'down', {
