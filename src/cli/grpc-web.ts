@@ -1,8 +1,8 @@
 // The CLI's side of the control API: gRPC-Web over HTTP/1.1 on the daemon's control socket
-// (src/daemon/control-grpc-web.ts serves it next to the gRPC that other clients use). node:http
-// loads in a few ms where node:http2 brings node:tls with it (about 30 ms more); @grpc/grpc-js
-// and protobufjs cost more than half a CLI call when the CLI still loaded them. A person typing
-// `orca service ls`, or a script calling it in a loop, pays the start-up every time.
+// (src/daemon/control-grpc-web.ts serves it next to the gRPC that other clients use). node:http2
+// brings node:tls with it (5 to 20 ms of a call); @grpc/grpc-js and protobufjs cost more than
+// half a CLI call when the CLI still loaded them. A person typing `orca service ls`, or a script
+// calling it in a loop, pays the start-up every time.
 
 import {
   decodeJsonMessage,
