@@ -140,10 +140,14 @@ export function routeByPreface(
   http1: (socket: Socket) => void,
 ): void {
   let head = Buffer.alloc(0);
+  // Until a server has the socket, nothing else listens for its errors: a client that resets
+  // the connection first would otherwise throw in the daemon.
+  const onError = () => socket.destroy();
   const onData = (chunk: Buffer) => {
     head = Buffer.concat([head, chunk]);
     if (head.length < 3) return;
     socket.off('data', onData);
+    socket.off('error', onError);
     socket.pause();
     socket.unshift(head);
     if (head.subarray(0, 3).toString('latin1') === 'PRI') {
@@ -154,5 +158,6 @@ export function routeByPreface(
       socket.resume();
     }
   };
+  socket.on('error', onError);
   socket.on('data', onData);
 }

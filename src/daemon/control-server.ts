@@ -55,7 +55,7 @@ export class ControlServer {
   /** Aborted by stop(): a follow stream would otherwise hold the shutdown until it times out. */
   private readonly stopping: AbortController;
   private readonly web: HttpServer;
-  private readonly http1: Set<Socket>;
+  private readonly connections: Set<Socket>;
 
   private constructor(
     socketPath: string,
@@ -65,7 +65,7 @@ export class ControlServer {
       log: Logger;
       stopping: AbortController;
       web: HttpServer;
-      http1: Set<Socket>;
+      connections: Set<Socket>;
     },
   ) {
     this.socketPath = socketPath;
@@ -74,7 +74,7 @@ export class ControlServer {
     this.log = parts.log;
     this.stopping = parts.stopping;
     this.web = parts.web;
-    this.http1 = parts.http1;
+    this.connections = parts.connections;
   }
 
   static async start(
@@ -92,18 +92,17 @@ export class ControlServer {
     addControlService(grpcServer, handlers);
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     const web = createHttpServer(grpcWebHandler(calls));
-    const http1 = new Set<Socket>();
-    const listener = createServer((socket) =>
+    // Every connection, whichever server has it (or none yet): what stop() cuts at its deadline.
+    const connections = new Set<Socket>();
+    const listener = createServer((socket) => {
+      connections.add(socket);
+      socket.once('close', () => connections.delete(socket));
       routeByPreface(
         socket,
         (s) => injector.injectConnection(s),
-        (s) => {
-          http1.add(s);
-          s.once('close', () => http1.delete(s));
-          web.emit('connection', s);
-        },
-      ),
-    );
+        (s) => web.emit('connection', s),
+      );
+    });
     // The socket is born with the mode the umask gives; 0660 lets the socket's group (as
     // Docker's `docker` group) use orca without root, and nobody else.
     const umask = process.umask(0o117);
@@ -124,7 +123,7 @@ export class ControlServer {
     } finally {
       process.umask(umask);
     }
-    return new ControlServer(socketPath, { listener, grpcServer, log, stopping, web, http1 });
+    return new ControlServer(socketPath, { listener, grpcServer, log, stopping, web, connections });
   }
 
   /**
@@ -140,7 +139,7 @@ export class ControlServer {
     this.web.closeIdleConnections();
     const force = setTimeout(() => {
       this.grpcServer.forceShutdown();
-      for (const s of this.http1) s.destroy();
+      for (const s of this.connections) s.destroy();
     }, 3000);
     await closed;
     clearTimeout(force);

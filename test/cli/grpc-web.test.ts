@@ -4,7 +4,9 @@
 // on the same socket, as other clients use it.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -124,6 +126,17 @@ describe('the CLI control client (gRPC-Web)', () => {
     );
   });
 
+  it('keeps serving after clients that leave before saying which protocol they speak', async () => {
+    for (const bytes of ['', 'P']) {
+      const s = connect(socketPath);
+      await once(s, 'connect');
+      if (bytes !== '') s.write(bytes);
+      s.destroy();
+      await once(s, 'close');
+    }
+    assert.deepEqual(await unaryCall('Info', '{"x":"still"}'), ['{"X":"STILL"}']);
+  });
+
   it('streams every message in order to a reader that takes its time', async () => {
     written = 0;
     const seen: number[] = [];
@@ -209,7 +222,7 @@ describe('gRPC on the same control socket', () => {
 });
 
 describe('stopping the control server', () => {
-  it('lets a gRPC-Web call in flight answer, tells a stream the daemon stops, then removes the socket', async () => {
+  it('lets a gRPC-Web call in flight answer, tells a stream the daemon stops, cuts a silent client, then removes the socket', async () => {
     const sock = path.join(dir, 'stopping.sock');
     let release: () => void = () => {};
     const slow = new Promise<void>((r) => {
@@ -254,6 +267,10 @@ describe('stopping the control server', () => {
       (err: unknown) => err,
     );
     await waitFor(() => started === 1 && streaming, { what: 'both calls under way' });
+    // A client that connected and never said a word does not hold the stop past its deadline.
+    const silent = connect(sock);
+    await once(silent, 'connect');
+    const silentClosed = once(silent, 'close');
     const stopped = stopping.stop();
     release();
     await unaryDone;
@@ -262,6 +279,7 @@ describe('stopping the control server', () => {
     assert.ok(err instanceof CallError, `the stream ended with ${String(err)}`);
     assert.equal(err.metadata['orca-code'], 'ORCA_STOPPED');
     await stopped;
+    await silentClosed;
     await assert.rejects(
       call({
         socketPath: sock,
