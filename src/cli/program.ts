@@ -19,6 +19,9 @@ const cliGroups: readonly CommandGroup[] = [
   { names: ['demo'], load: async () => (await import('./demo.ts')).addDemoCommands },
 ];
 
+/** The top-level commands of the CLI's own groups: those bin/orca may run from build/cli.cjs. */
+export const cliCommandNames: readonly string[] = cliGroups.flatMap((g) => g.names);
+
 /**
  * The top-level command a command line names: its first word that is not a root option (or
  * the value of `-H/--host`). Undefined for a line with none (`orca --help`).
