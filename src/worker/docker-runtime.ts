@@ -56,8 +56,6 @@ export interface DockerRuntimeOptions {
   readonly client?: DockerClient;
   /** A pull that takes longer is abandoned (default 10 minutes). */
   readonly pullTimeoutMs?: number;
-  /** Container creates in flight at once (default 2; starts are not limited). */
-  readonly createConcurrency?: number;
 }
 
 /**
@@ -66,7 +64,7 @@ export interface DockerRuntimeOptions {
  * Two at a time, each started as soon as it exists, brought 50 containers up sooner than all 50
  * creates at once on a 2-core host with Docker 20.10 (measured: docs/design/worker.md).
  */
-const DEFAULT_CREATE_CONCURRENCY = 2;
+const CREATES_IN_FLIGHT = 2;
 /** A create the engine has not answered by then stops holding up the others. */
 const CREATE_HOLD_MS = 5_000;
 
@@ -102,14 +100,10 @@ export class DockerRuntime implements Runtime {
   readonly #images: Map<string, { facts: Promise<ImageFacts | null>; until: number }>;
   /** The engine network of each orca network (by id), once found or created. */
   readonly #networks = new Map<string, Promise<string>>();
-  readonly #creates: CallGate;
+  readonly #creates = new CallGate(CREATES_IN_FLIGHT, CREATE_HOLD_MS);
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#docker = opts.client ?? new Docker(dockerOptions(opts.host ?? defaultDockerHost));
-    this.#creates = new CallGate(
-      opts.createConcurrency ?? DEFAULT_CREATE_CONCURRENCY,
-      CREATE_HOLD_MS,
-    );
     this.#pullTimeoutMs = opts.pullTimeoutMs ?? 600_000;
     this.#images = new Map();
   }
